@@ -1,0 +1,1 @@
+"""veritee disclosure package."""

@@ -1,0 +1,1 @@
+"""veritee model backends: local, openai (upstream), vllm (in-process)."""

@@ -1,0 +1,17 @@
+"""The ``veritee`` command line: one typer app, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="veritee",
+    help="veritee: a fail-closed safety gateway and verifiable audit log for confidential LLM inference.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,75 @@
+"""The one place where CLI commands turn exceptions into exit codes and messages.
+
+=====  ==========================================================
+ 0     success
+ 1     verification failed (the input is well-formed but false)
+ 2     bad input or usage (malformed file, bad flag, over a limit)
+ 3     environment (file system, database, network)
+=====  ==========================================================
+
+``--debug`` re-raises instead, so a developer gets the traceback.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from audit_log import errors as audit_errors
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    VERIFICATION_FAILED = 1
+    BAD_INPUT = 2
+    ENVIRONMENT = 3
+
+
+err_console = Console(stderr=True)
+
+# Ordered: the first matching class wins, so subclasses come before their roots.
+_MAPPING: list[tuple[type[BaseException], ExitCode, str]] = [
+    (audit_errors.VerificationError, ExitCode.VERIFICATION_FAILED, "verification failed"),
+    (audit_errors.FormatError, ExitCode.BAD_INPUT, "bad input"),
+    (audit_errors.KeyStoreError, ExitCode.ENVIRONMENT, "key store error"),
+    (audit_errors.StoreError, ExitCode.ENVIRONMENT, "storage error"),
+    (OSError, ExitCode.ENVIRONMENT, "environment error"),
+]
+
+
+def register(error: type[BaseException], code: ExitCode, label: str) -> None:
+    """Let a package add its error roots; earlier registrations stay more specific."""
+    _MAPPING.insert(0, (error, code, label))
+
+
+def classify(exc: BaseException) -> tuple[ExitCode, str]:
+    for error, code, label in _MAPPING:
+        if isinstance(exc, error):
+            return code, label
+    raise exc
+
+
+@contextmanager
+def handled(debug: bool = False) -> Iterator[None]:
+    """Run a command body; map known errors to an exit code and a one-line message."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if debug:
+            raise
+        code, label = classify(exc)
+        err_console.print(f"[bold red]{label}:[/] {exc}", highlight=False, markup=True)
+        raise typer.Exit(int(code)) from None
+
+
+def run(body: Callable[[], None], debug: bool = False) -> None:
+    with handled(debug):
+        body()
+    sys.stdout.flush()
