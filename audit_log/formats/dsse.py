@@ -49,8 +49,7 @@ class Envelope:
                 "payload": base64.b64encode(self.payload).decode(),
                 "payloadType": self.payload_type,
                 "signatures": [
-                    {"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode()}
-                    for s in self.signatures
+                    {"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode()} for s in self.signatures
                 ],
             }
         )
@@ -90,23 +89,17 @@ def _b64(text: str, what: str) -> bytes:
 
 def sign(payload_type: str, payload: bytes, keyid: str, private_key: Ed25519PrivateKey) -> Envelope:
     """Sign ``payload`` under ``payload_type`` with one Ed25519 key."""
-    return Envelope(
-        payload_type, payload, (Signature(keyid, private_key.sign(pae(payload_type, payload))),)
-    )
+    return Envelope(payload_type, payload, (Signature(keyid, private_key.sign(pae(payload_type, payload))),))
 
 
-def verify(
-    envelope: Envelope, payload_type: str, trusted: Mapping[str, Ed25519PublicKey]
-) -> bytes:
+def verify(envelope: Envelope, payload_type: str, trusted: Mapping[str, Ed25519PublicKey]) -> bytes:
     """Return the payload if ``envelope`` carries exactly one valid signature by a trusted key.
 
     Raises :class:`VerificationError` for a wrong payload type, a signature count other than one,
     an unknown key id or a bad signature.
     """
     if envelope.payload_type != payload_type:
-        raise VerificationError(
-            f"DSSE payloadType is {envelope.payload_type!r}, expected {payload_type!r}"
-        )
+        raise VerificationError(f"DSSE payloadType is {envelope.payload_type!r}, expected {payload_type!r}")
     if len(envelope.signatures) != 1:
         raise VerificationError(
             f"DSSE envelope has {len(envelope.signatures)} signatures, expected exactly 1"

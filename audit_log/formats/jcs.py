@@ -17,9 +17,7 @@ import rfc8785
 
 from audit_log.errors import FormatError
 
-JSONValue: TypeAlias = (
-    None | bool | int | float | str | Sequence["JSONValue"] | Mapping[str, "JSONValue"]
-)
+JSONValue: TypeAlias = bool | int | float | str | Sequence["JSONValue"] | Mapping[str, "JSONValue"] | None
 JSONObject: TypeAlias = dict[str, "JSONValue"]
 
 #: RFC 8785 (via I-JSON) only guarantees integers in this range round-trip exactly.

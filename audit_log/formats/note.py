@@ -194,9 +194,7 @@ def sign_note(text: str, signers: Sequence[NoteSigner]) -> bytes:
     if len(set(ids)) != len(ids):
         raise FormatError("duplicate signer")
     message = text.encode()
-    lines = [
-        NoteSignature(s.name, s.verifier.key_id, s.sign(message)).line() for s in signers
-    ]
+    lines = [NoteSignature(s.name, s.verifier.key_id, s.sign(message)).line() for s in signers]
     return (text + "\n" + "".join(lines)).encode()
 
 
