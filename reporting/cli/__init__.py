@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from reporting.cli import authority
+
 app = typer.Typer(
     name="veritee",
     help="veritee: a fail-closed safety gateway and verifiable audit log for confidential LLM inference.",
@@ -11,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(authority.app, name="authority")
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
+import disclosure
 from audit_log import errors as audit_errors
 
 
@@ -45,6 +46,11 @@ _MAPPING: list[tuple[type[BaseException], ExitCode, str]] = [
 def register(error: type[BaseException], code: ExitCode, label: str) -> None:
     """Let a package add its error roots; earlier registrations stay more specific."""
     _MAPPING.insert(0, (error, code, label))
+
+
+register(disclosure.DisclosureError, ExitCode.BAD_INPUT, "disclosure error")
+register(disclosure.DisclosureFormatError, ExitCode.BAD_INPUT, "bad input")
+register(disclosure.DisclosureVerificationError, ExitCode.VERIFICATION_FAILED, "disclosure not verified")
 
 
 def classify(exc: BaseException) -> tuple[ExitCode, str]:
