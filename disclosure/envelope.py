@@ -18,6 +18,7 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from audit_log.formats import jcs
 from disclosure.errors import DisclosureFormatError
@@ -90,6 +91,10 @@ class DisclosureEnvelope:
         return binding_info(self.disclosure_id, self.authority, self.authority_key_id, self.suite)
 
     def to_json(self) -> bytes:
+        return self._canonical_json
+
+    @cached_property
+    def _canonical_json(self) -> bytes:
         return jcs.canonicalize(
             {
                 "v": ENVELOPE_VERSION,

@@ -92,7 +92,7 @@ def check_category(value: object) -> str:
 def check_timestamp(value: object, what: str = "timestamp") -> str:
     text = check_pattern(value, TIMESTAMP_PATTERN, what)
     try:
-        datetime.strptime(text, TIMESTAMP_FORMAT)
+        datetime.fromisoformat(text)  # The pattern fixed the shape; this checks the calendar.
     except ValueError as exc:
         raise DisclosureFormatError(f"{what} is not a valid date and time") from exc
     return text
