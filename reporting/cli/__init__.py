@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from reporting.cli import authority
+from reporting.cli import attest, authority
 
 app = typer.Typer(
     name="veritee",
@@ -14,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(authority.app, name="authority")
+app.add_typer(attest.app, name="attest")
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from rich.console import Console
 
 import disclosure
 from audit_log import errors as audit_errors
+from inference import attestation
 
 
 class ExitCode(enum.IntEnum):
@@ -51,6 +52,9 @@ def register(error: type[BaseException], code: ExitCode, label: str) -> None:
 register(disclosure.DisclosureError, ExitCode.BAD_INPUT, "disclosure error")
 register(disclosure.DisclosureFormatError, ExitCode.BAD_INPUT, "bad input")
 register(disclosure.DisclosureVerificationError, ExitCode.VERIFICATION_FAILED, "disclosure not verified")
+register(attestation.QuoteProviderError, ExitCode.ENVIRONMENT, "quote provider error")
+register(attestation.AttestationFormatError, ExitCode.BAD_INPUT, "bad input")
+register(attestation.AttestationVerificationError, ExitCode.VERIFICATION_FAILED, "attestation not verified")
 
 
 def classify(exc: BaseException) -> tuple[ExitCode, str]:
