@@ -29,11 +29,9 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from audit_log import Mode, signing_key_id
+from audit_log import AuditLogError, Mode, signing_key_id
 from audit_log.checkpoint import Checkpoint, CheckpointPolicy
-from audit_log.errors import AuditLogError
 from audit_log.formats import dsse, jcs
-from audit_log.mode import SIMULATED_KEY_PREFIX
 from audit_log.receipt import Receipt, verify_receipt
 from disclosure.envelope import ENTRY_KIND, DisclosureEnvelope
 from disclosure.errors import (
@@ -44,7 +42,7 @@ from disclosure.errors import (
     SimulatedDisclosure,
 )
 from disclosure.keys import AuthorityPrivateKey
-from disclosure.statement import PAYLOAD_TYPE, Statement, created_at_for, unpad
+from disclosure.statement import PAYLOAD_TYPE, Statement, created_at_for, key_id_mode, unpad
 from disclosure.suites import get_suite
 
 logger = logging.getLogger(__name__)
@@ -109,7 +107,7 @@ class DisclosureOpener:
             raise ForgedDisclosure("decrypted plaintext is not a DSSE envelope") from exc
         keyids = [s.keyid for s in signed.signatures]
         if (
-            any(k.startswith(SIMULATED_KEY_PREFIX) for k in keyids)
+            any(key_id_mode(k) is Mode.SIMULATED for k in keyids)
             and Mode.SIMULATED not in self.accepted_modes
         ):
             raise SimulatedDisclosure(
@@ -128,7 +126,7 @@ class DisclosureOpener:
             statement = Statement.from_json(payload)
         except (DisclosureFormatError, ValueError) as exc:
             raise ForgedDisclosure(f"signed statement is malformed: {exc}") from exc
-        key_mode = Mode.SIMULATED if signer_key_id.startswith(SIMULATED_KEY_PREFIX) else Mode.PRODUCTION
+        key_mode = key_id_mode(signer_key_id)
         if statement.mode is not key_mode:
             raise ForgedDisclosure(f"statement says mode {statement.mode} but is signed by a {key_mode} key")
         if statement.mode is Mode.SIMULATED:

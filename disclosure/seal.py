@@ -28,11 +28,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit_log import Mode, signing_key_id
 from audit_log.formats import dsse, jcs
-from audit_log.mode import SIMULATED_KEY_PREFIX
 from disclosure.envelope import DisclosureEnvelope, binding_info, sequence_state_key
 from disclosure.errors import DisclosureFormatError, SealError
 from disclosure.session import SessionHasher
-from disclosure.statement import PAYLOAD_TYPE, Statement, created_at_for, format_timestamp, pad
+from disclosure.statement import (
+    PAYLOAD_TYPE,
+    Statement,
+    created_at_for,
+    format_timestamp,
+    key_id_mode,
+    pad,
+)
 from disclosure.suites import get_suite
 from disclosure.triggers import DisclosureTrigger
 
@@ -125,8 +131,7 @@ def seal_disclosure(
     signed = signer(PAYLOAD_TYPE, statement.to_json())
     if len(signed.signatures) != 1:
         raise SealError("the log key signer must return exactly one signature")
-    simulated_key = signed.signatures[0].keyid.startswith(SIMULATED_KEY_PREFIX)
-    if simulated_key != (context.mode is Mode.SIMULATED):
+    if key_id_mode(signed.signatures[0].keyid) is not context.mode:
         raise SealError(f"signing key id does not match mode {context.mode}")
     # Step 3: fixed-size plaintext.
     padded = pad(signed.to_json())

@@ -38,6 +38,9 @@ DISCLOSURE_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 SHA256_HEX_PATTERN = re.compile(r"[0-9a-f]{64}")
 TIMESTAMP_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: DESIGN.md: key ids of simulated deployments carry this prefix (the format fact behind
+#: ``audit_log.signing_key_id``; a unit test pins that the two agree).
+SIMULATED_KEY_ID_PREFIX = "sim:"
 MAX_POLICY_VERSION_CHARS = 128
 
 FIELDS = frozenset(
@@ -96,6 +99,11 @@ def check_timestamp(value: object, what: str = "timestamp") -> str:
     except ValueError as exc:
         raise DisclosureFormatError(f"{what} is not a valid date and time") from exc
     return text
+
+
+def key_id_mode(keyid: str) -> Mode:
+    """The mode a DSSE key id claims: ``sim:``-prefixed ids are simulated (``audit_log.signing_key_id``)."""
+    return Mode.SIMULATED if keyid.startswith(SIMULATED_KEY_ID_PREFIX) else Mode.PRODUCTION
 
 
 def format_timestamp(at: datetime) -> str:

@@ -7,10 +7,11 @@ import json
 
 import nacl.bindings
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit_log import Mode
+from audit_log import Mode, signing_key_id
 from disclosure import DisclosureFormatError, OpenError, SealError, Statement, SuiteName
-from disclosure.statement import created_at_for, pad, unpad
+from disclosure.statement import created_at_for, key_id_mode, pad, unpad
 
 STATEMENT = Statement(
     disclosure_id="0123456789abcdef0123456789abcdef",
@@ -99,3 +100,9 @@ def test_statement_parsing_is_strict(change: dict[str, object]) -> None:
 
 def test_created_at_is_the_timestamp_rounded_down_to_the_minute() -> None:
     assert created_at_for("2026-03-14T15:09:59Z") == "2026-03-14T15:09:00Z"
+
+
+def test_simulated_key_id_prefix_agrees_with_the_audit_logs_key_ids() -> None:
+    public = Ed25519PrivateKey.generate().public_key()
+    assert key_id_mode(signing_key_id(public, Mode.SIMULATED)) is Mode.SIMULATED
+    assert key_id_mode(signing_key_id(public, Mode.PRODUCTION)) is Mode.PRODUCTION
