@@ -1,8 +1,10 @@
-"""``veritee authority keygen`` / ``open`` end to end: real processes, real files, real exit codes.
+"""``veritee authority keygen`` / ``open`` end to end: real files, real exit codes.
 
 keygen writes the key pair; the TEE side seals in process to the public key read back from the
-policy entry keygen wrote; ``open`` decrypts and verifies in a subprocess. Nothing that did not verify
-may reach standard output.
+policy entry keygen wrote; ``open`` decrypts and verifies. The main paths run the installed
+``veritee`` in a subprocess; the matrix of failures runs the same typer app in process (typer's
+``CliRunner``), which keeps the suite fast: every subprocess pays the CLI's full import time. Nothing
+that did not verify may reach standard output.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import stat
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typer.testing import CliRunner
 
 from audit_log import Mode
 from audit_log.checkpoint import Checkpoint, sign_checkpoint
@@ -36,6 +40,7 @@ from disclosure import (
     disclosures_for,
     seal_disclosure,
 )
+from reporting.cli import app
 
 VERITEE = str(Path(sys.executable).with_name("veritee"))
 ORIGIN = "veritee.test/log"
@@ -43,10 +48,17 @@ CANARY = "CANARY-cli_31c9 do-not-leak"
 
 
 def veritee(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     return subprocess.run(
         [VERITEE, *map(str, args)], capture_output=True, text=True, timeout=60, check=False, env=env
     )
+
+
+def veritee_in_process(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run the same typer app in this process; same shape of result as :func:`veritee`."""
+    result = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 @dataclass
@@ -77,10 +89,10 @@ class Tee:
         )
 
 
-def keygen(tmp_path: Path, suite: str, *extra: str) -> Tee:
-    result = veritee(
-        "authority", "keygen", "--out", tmp_path / "keys", "--id", "ncmec", "--suite", suite, *extra
-    )
+def keygen(
+    tmp_path: Path, suite: str, *extra: str, run: Callable[..., subprocess.CompletedProcess[str]] = veritee
+) -> Tee:
+    result = run("authority", "keygen", "--out", tmp_path / "keys", "--id", "ncmec", "--suite", suite, *extra)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     document = tomllib.loads((tmp_path / "keys" / "ncmec.pub.toml").read_text())
@@ -96,17 +108,21 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
-@pytest.mark.parametrize("suite", ["x25519-sealedbox", "hpke-xwing"])
-def test_keygen_seal_open_round_trip_with_state_and_replay(tmp_path: Path, suite: str) -> None:
-    tee = keygen(tmp_path, suite)
+@pytest.mark.parametrize(
+    ("suite", "run"),
+    [("hpke-xwing", veritee), ("x25519-sealedbox", veritee_in_process)],
+    ids=["hpke-xwing-subprocess", "x25519-sealedbox-in-process"],
+)
+def test_keygen_seal_open_round_trip_with_state_and_replay(
+    tmp_path: Path, suite: str, run: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    tee = keygen(tmp_path, suite, run=run)
     key = tmp_path / "keys" / "ncmec.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
     envelope = write(tmp_path / "d1.json", tee.seal(1).envelope_bytes)
     state = tmp_path / "seq.json"
-    opened = veritee(
-        "authority", "open", envelope, "--key", key, "--tee-key", tee.vkey_path, "--state", state
-    )
+    opened = run("authority", "open", envelope, "--key", key, "--tee-key", tee.vkey_path, "--state", state)
     assert opened.returncode == 0, opened.stderr
     statement = json.loads(opened.stdout)
     assert statement["risk_category"] == "csam"
@@ -115,15 +131,13 @@ def test_keygen_seal_open_round_trip_with_state_and_replay(tmp_path: Path, suite
     assert "NOT CHECKED (no --proof)" in opened.stderr
     assert json.loads(state.read_text())["streams"]
 
-    replayed = veritee(
-        "authority", "open", envelope, "--key", key, "--tee-key", tee.vkey_path, "--state", state
-    )
+    replayed = run("authority", "open", envelope, "--key", key, "--tee-key", tee.vkey_path, "--state", state)
     assert replayed.returncode == 1
     assert replayed.stdout == ""
     assert "already opened" in replayed.stderr
 
     gap = write(tmp_path / "d3.json", tee.seal(3).envelope_bytes)
-    skipped = veritee("authority", "open", gap, "--key", key, "--tee-key", tee.vkey_path, "--state", state)
+    skipped = run("authority", "open", gap, "--key", key, "--tee-key", tee.vkey_path, "--state", state)
     assert (skipped.returncode, skipped.stdout) == (1, "")
     assert "withheld or lost" in skipped.stderr
 
@@ -160,13 +174,13 @@ def test_open_with_inclusion_proof_and_passphrase(tmp_path: Path) -> None:
     assert json.loads(opened.stdout)["disclosure_id"] == sealed.envelope.disclosure_id
 
     wrong = write(tmp_path / "wrong.txt", b"incorrect horse\n")
-    refused = veritee(*base, "--passphrase-file", wrong)
+    refused = veritee_in_process(*base, "--passphrase-file", wrong)
     assert (refused.returncode, refused.stdout) == (2, "")
     assert "wrong passphrase" in refused.stderr
 
 
 def test_open_failures_print_nothing_and_exit_with_the_right_code(tmp_path: Path) -> None:
-    tee = keygen(tmp_path, "x25519-sealedbox")
+    tee = keygen(tmp_path, "x25519-sealedbox", run=veritee_in_process)
     key = tmp_path / "keys" / "ncmec.key"
     sealed = json.loads(tee.seal(1).envelope_bytes)
     tampered = bytearray(tee.seal(1).envelope.ciphertext)
@@ -184,7 +198,7 @@ def test_open_failures_print_nothing_and_exit_with_the_right_code(tmp_path: Path
         "simulated": (tee.seal(1, Mode.SIMULATED).envelope_bytes, 1, "SIMULATED"),
     }
     for name, (data, code, message) in cases.items():
-        result = veritee(
+        result = veritee_in_process(
             "authority",
             "open",
             write(tmp_path / f"{name}.json", data),
@@ -199,7 +213,7 @@ def test_open_failures_print_nothing_and_exit_with_the_right_code(tmp_path: Path
         assert "Traceback" not in result.stderr
 
     simulated = tmp_path / "simulated.json"
-    allowed = veritee(
+    allowed = veritee_in_process(
         "authority", "open", simulated, "--key", key, "--tee-key", tee.vkey_path, "--allow-simulated"
     )
     assert allowed.returncode == 0, allowed.stderr
