@@ -72,7 +72,7 @@ class DisclosureOpener:
 
     def __post_init__(self) -> None:
         if Mode.PRODUCTION not in self.accepted_modes:
-            raise ValueError("an opener always accepts production disclosures")
+            raise DisclosureFormatError("an opener always accepts production disclosures")
 
     @classmethod
     def production(cls, key: AuthorityPrivateKey, tee_key: Ed25519PublicKey) -> DisclosureOpener:

@@ -17,6 +17,7 @@ from rich.console import Console
 from audit_log import Mode
 from disclosure import (
     AuthorityPrivateKey,
+    DisclosureFormatError,
     KeyFileError,
     SequenceState,
     SuiteName,
@@ -32,13 +33,24 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console(stderr=True)
+#: No input file of these commands is legitimately larger (an envelope is about 7 KB).
+MAX_INPUT_BYTES = 1 << 20
 SIMULATED_WARNING = "SIMULATED DISCLOSURE: signed by a deployment WITHOUT a TEE. Not evidence of anything."
+
+
+def _read(path: Path) -> bytes:
+    """Read an input file, refusing one too large to be what it claims to be."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise DisclosureFormatError(f"{path} is larger than {MAX_INPUT_BYTES} bytes")
+    return data
 
 
 def _read_passphrase(path: Path | None) -> bytes | None:
     if path is None:
         return None
-    passphrase = path.read_bytes().removesuffix(b"\n").removesuffix(b"\r")
+    passphrase = _read(path).removesuffix(b"\n").removesuffix(b"\r")
     if not passphrase:
         raise KeyFileError(f"passphrase file {path} is empty")
     return passphrase
@@ -138,19 +150,21 @@ def open_command(
 ) -> None:
     """Decrypt and verify a disclosure; print its signed statement as JSON on standard output."""
     with handled(debug):
-        authority_key = AuthorityPrivateKey.from_file_bytes(
-            key.read_bytes(), _read_passphrase(passphrase_file)
-        )
+        authority_key = AuthorityPrivateKey.from_file_bytes(_read(key), _read_passphrase(passphrase_file))
         states = None
         if state is not None:
-            states = parse_state(state.read_bytes()) if state.exists() else {}
+            states = parse_state(_read(state)) if state.exists() else {}
+        try:
+            vkey = _read(tee_key).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DisclosureFormatError(f"{tee_key} is not UTF-8 text") from exc
         result = check_disclosure(
-            envelope.read_bytes(),
+            _read(envelope),
             authority_key,
-            tee_key.read_text(encoding="utf-8"),
+            vkey,
             allow_simulated=allow_simulated,
-            receipt=proof.read_bytes() if proof is not None else None,
-            pinned_checkpoint=checkpoint.read_bytes() if checkpoint is not None else None,
+            receipt=_read(proof) if proof is not None else None,
+            pinned_checkpoint=_read(checkpoint) if checkpoint is not None else None,
             origin=origin,
             sequence_states=states,
             last_seq=last_seq,

@@ -196,6 +196,7 @@ def test_open_failures_print_nothing_and_exit_with_the_right_code(tmp_path: Path
         "unknown-suite": (jcs.canonicalize({**sealed, "suite": "rsa"}), 2, "unknown suite"),
         "re-addressed": (jcs.canonicalize({**sealed, "seq": 7}), 1, "re-addressed"),
         "simulated": (tee.seal(1, Mode.SIMULATED).envelope_bytes, 1, "SIMULATED"),
+        "oversized": (b" " * ((1 << 20) + 1), 2, "larger than"),
     }
     for name, (data, code, message) in cases.items():
         result = veritee_in_process(
