@@ -140,7 +140,11 @@ class DisclosurePolicy:
             if authority is None:
                 continue
             threshold = rule.get("disclosure_threshold", MIN_DISCLOSURE_THRESHOLD)
-            if not isinstance(authority, str) or not isinstance(threshold, int | float):
+            if (
+                not isinstance(authority, str)
+                or isinstance(threshold, bool)
+                or not isinstance(threshold, int | float)
+            ):
                 raise PolicyError(f"category {category} needs a string authority and a numeric threshold")
             rules.append(DisclosureRule(str(category), authority, float(threshold)))
         return cls(version, tuple(parsed), tuple(rules))

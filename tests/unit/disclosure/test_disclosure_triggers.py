@@ -100,6 +100,7 @@ def test_policy_mapping_reads_the_gateway_policy_shape(world: World) -> None:
     policy = DisclosurePolicy.from_policy_mapping(document)
     assert policy.rules == (DisclosureRule("csam", "ncmec", 0.9999),)
     assert disclosures_for("csam", 0.99989, policy) == ()
-    document["categories"]["csam"]["disclosure_threshold"] = 0.99  # type: ignore[index]
-    with pytest.raises(PolicyError):
-        DisclosurePolicy.from_policy_mapping(document)
+    for lowered in (0.99, True, "0.9999"):
+        document["categories"]["csam"]["disclosure_threshold"] = lowered  # type: ignore[index]
+        with pytest.raises(PolicyError):
+            DisclosurePolicy.from_policy_mapping(document)
