@@ -9,10 +9,15 @@ printed here, per operation, median of rounds:
 * ``production policy``: the whole production verification of such a document (real quotes cannot
   carry veritee's report_data, so it ends in the binding step, after every costly step has run);
 * ``simulated``: build a simulated document (claims JCS + SHA-256), serialise, parse, and verify
-  with UnsafeAcceptSimulated.
+  with UnsafeAcceptSimulated;
+* ``client``: ``reporting.client.OpenAI`` against a real uvicorn TLS server on loopback (simulated
+  quotes): a fresh client's first request (TCP + TLS + ``GET /v1/attestation`` on that connection +
+  verification + the request itself) and later requests on the attested connection, each beside the
+  same request from a stock ``openai.OpenAI`` client with the same TLS settings that attests nothing.
+  A production server adds its quote generation time (configfs-tsm, hardware dependent) and the
+  client the production verification measured above.
 
-The HTTP fetch over attested TLS is measured by ``benchmarks/attestation_client.py`` once the client
-exists. Run from the repository root: ``.venv/bin/python -m benchmarks.attestation``.
+Run from the repository root: ``.venv/bin/python -m benchmarks.attestation``.
 """
 
 from __future__ import annotations
@@ -24,10 +29,15 @@ import json
 import logging
 import os
 import statistics
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx2
+import openai
+import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -41,12 +51,16 @@ from inference.attestation import (
     Claims,
     ClassifierArtefact,
     Collateral,
+    NonceStore,
     Platform,
     ReferenceValues,
     SimulatedQuoteProvider,
     UnsafeAcceptSimulated,
+    generate_tls_identity,
     verify_tdx_quote,
 )
+from inference.http.attest import attestation_router
+from reporting.client import OpenAI, pinning_tls_context
 
 NONCE = bytes(range(32))
 CASES = [
@@ -83,14 +97,14 @@ def report(label: str, seconds: list[float]) -> None:
     )
 
 
-def sample_claims(mode: Mode) -> Claims:
+def sample_claims(mode: Mode, tls_spki_sha256: bytes = bytes(32)) -> Claims:
     log_key = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return Claims(
         mode=mode,
         service_version="0.1.0",
         log_origin="veritee.bench/log",
         log_signing_key=log_key,
-        tls_spki_sha256=hashlib.sha256(b"spki").digest(),
+        tls_spki_sha256=tls_spki_sha256,
         policy_sha256=hashlib.sha256(b"policy").digest(),
         classifiers=tuple(
             ClassifierArtefact(f"classifier-{i}", "1", hashlib.sha256(bytes([i])).digest()) for i in range(4)
@@ -168,6 +182,71 @@ def bench_simulated(iterations: int, rounds: int) -> None:
     report("parse + UnsafeAcceptSimulated.verify", verify)
 
 
+def serve(directory: Path) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """A simulated attestation server with ``GET /v1/models`` over TLS on a free loopback port."""
+    from fastapi import FastAPI
+
+    identity = generate_tls_identity(now=datetime.datetime.now(datetime.UTC))
+    claims = sample_claims(Mode.SIMULATED, identity.spki_sha256)
+    app = FastAPI()
+    app.include_router(attestation_router(SimulatedQuoteProvider(), claims, NonceStore(capacity=1_000_000)))
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, object]:
+        return {
+            "object": "list",
+            "data": [{"id": "local", "object": "model", "created": 0, "owned_by": "bench"}],
+        }
+
+    (directory / "cert.pem").write_bytes(identity.certificate_pem)
+    (directory / "key.pem").write_bytes(identity.private_key_pem)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="off",
+        ssl_certfile=str(directory / "cert.pem"), ssl_keyfile=str(directory / "key.pem"),
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, thread, f"https://127.0.0.1:{port}"
+
+
+def bench_client(iterations: int, rounds: int) -> None:
+    policy = UnsafeAcceptSimulated()
+    with tempfile.TemporaryDirectory() as directory:
+        server, thread, base_url = serve(Path(directory))
+        try:
+
+            def attested_first_request() -> None:
+                with OpenAI(attestation_policy=policy, base_url=f"{base_url}/v1", api_key="bench") as client:
+                    client.models.list()
+
+            def plain_client() -> openai.OpenAI:
+                http_client = httpx2.Client(verify=pinning_tls_context(), trust_env=False)
+                return openai.OpenAI(base_url=f"{base_url}/v1", api_key="bench", http_client=http_client)
+
+            def plain_first_request() -> None:
+                with plain_client() as client:
+                    client.models.list()
+
+            attested = OpenAI(attestation_policy=policy, base_url=f"{base_url}/v1", api_key="bench")
+            plain = plain_client()
+            print("Client over TLS on loopback (simulated server):")
+            report(
+                "attested client: first request", per_op_seconds(attested_first_request, iterations, rounds)
+            )
+            report("plain client: first request", per_op_seconds(plain_first_request, iterations, rounds))
+            report("attested client: later request", per_op_seconds(attested.models.list, iterations, rounds))
+            report("plain client: later request", per_op_seconds(plain.models.list, iterations, rounds))
+            attested.close()
+            plain.close()
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--iterations", type=int, default=200)
@@ -175,6 +254,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_real(vectors_dir(), args.iterations, args.rounds)
     bench_simulated(args.iterations * 5, args.rounds)
+    bench_client(max(1, args.iterations // 4), args.rounds)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ class NonceStore:
         self._seen: OrderedDict[bytes, float] = OrderedDict()  # nonce -> expiry, oldest first
         self._lock = threading.Lock()
 
-    def __len__(self) -> int:
+    @property
+    def live(self) -> int:
+        """How many nonces are remembered now (at most ``capacity``)."""
         with self._lock:
             return len(self._seen)
 

@@ -1,10 +1,10 @@
 """The gateway's TLS identity, generated inside the TEE at every start.
 
-The private key never leaves the TEE's memory (and the file written for the TLS server lives on the
-TEE's own, encrypted, file system); the certificate is self-signed because trust comes from the
-attestation, which binds SHA-256 of the certificate's DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7)
-into report_data. Clients pin that digest against the certificate the server presents (RFC 7469
-style SPKI pinning, without the header). ECDSA P-256 because every TLS stack accepts it.
+The private key never leaves the TEE (the gateway hands it to its TLS server without writing it to
+the host's disks). The certificate is self-signed because trust comes from the attestation, which
+binds SHA-256 of the certificate's DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) into report_data.
+Clients pin that digest against the certificate the server presents (RFC 7469 style SPKI pinning,
+without the header). ECDSA P-256 because every TLS stack accepts it.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
-import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -49,15 +47,6 @@ class TlsIdentity:
     certificate_pem: bytes
     private_key_pem: bytes
     spki_sha256: bytes
-
-    def write_to(self, directory: Path) -> tuple[Path, Path]:
-        """Write ``tls-cert.pem`` and ``tls-key.pem`` (mode 0600) for a TLS server; return their paths."""
-        cert_path, key_path = directory / "tls-cert.pem", directory / "tls-key.pem"
-        for path, data in ((cert_path, self.certificate_pem), (key_path, self.private_key_pem)):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-        return cert_path, key_path
 
 
 def _subject_alt_name(name: str) -> x509.GeneralName:

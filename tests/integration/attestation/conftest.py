@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from audit_log import Mode
-from inference.attestation import AuthorityKey, Claims, ClassifierArtefact
+from inference.attestation import AuthorityKey, Claims, ClassifierArtefact, ReferenceValues
 
 TEMPLATE = "attestation/intel-tdx/phala-dcap-qvl/tdx_quote_v4.bin"
 
@@ -45,3 +46,13 @@ def make_claims() -> Callable[..., Claims]:
         return Claims(**fields)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture
+def attestation_reference(vectors: Path) -> ReferenceValues:
+    """Reference values for a real TDX quote: a production policy needs some to exist."""
+    recorded = json.loads((vectors / "attestation" / "expected.json").read_text())["quotes"]
+    quote = recorded["intel-tdx/phala-dcap-qvl/tdx_quote_v4.bin"]
+    registers = ("mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "mr_config_id")
+    entry = {"name": "phala sample", **{r: quote[r] for r in registers}}
+    return ReferenceValues.from_json(json.dumps({"v": 1, "measurements": [entry]}))
