@@ -16,11 +16,18 @@ from audit_log.errors import FormatError, VerificationError
 from audit_log.formats.note import NoteSigner, NoteVerifier, b64decode_strict, open_note, sign_note
 from audit_log.merkle import HASH_SIZE
 
+#: Tree sizes and indices are uint64 (RFC 9162 §4.10 `tree_size`): at most 20 decimal digits.
+MAX_UINT64 = 2**64 - 1
+
 
 def parse_decimal(text: str, what: str) -> int:
-    """A non-negative ASCII decimal without leading zeros (``0`` itself is allowed)."""
+    """A uint64 as ASCII decimal without leading zeros (``0`` itself is allowed)."""
     if not text.isascii() or not text.isdigit() or (len(text) > 1 and text[0] == "0"):
         raise FormatError(f"{what} must be a decimal number without leading zeros")
+    # Check the length before int(): Python refuses to convert more than 4,300 digits with a bare
+    # ValueError, and nothing beyond 20 digits fits a uint64 anyway.
+    if len(text) > len(str(MAX_UINT64)) or int(text) > MAX_UINT64:
+        raise FormatError(f"{what} does not fit in 64 bits")
     return int(text)
 
 

@@ -49,27 +49,32 @@ def encode_index(index: int) -> str:
     return "/".join([*("x" + g for g in groups[:-1]), groups[-1]])
 
 
+def _is_ascii_decimal(text: str) -> bool:
+    # str.isdigit() alone also accepts digits such as "٣" or "²", which int() reads or rejects.
+    return text.isascii() and text.isdigit()
+
+
 def parse_tile_path(path: str) -> TileCoord:
     """Parse ``tile/<L>/<N>[.p/<W>]`` (the part after the log prefix) strictly."""
     parts = path.split("/")
     if len(parts) < 3 or parts[0] != "tile":
         raise FormatError("tile path must look like tile/<L>/<N>[.p/<W>]")
     level_text, rest = parts[1], parts[2:]
-    if not level_text.isdigit() or (len(level_text) > 1 and level_text[0] == "0"):
+    if not _is_ascii_decimal(level_text) or (len(level_text) > 1 and level_text[0] == "0"):
         raise FormatError("tile level must be a decimal without leading zeros")
     width = TILE_WIDTH
     if len(rest) >= 2 and rest[-2].endswith(".p"):
         width_text = rest[-1]
-        if not width_text.isdigit() or width_text[0] == "0":
+        if not _is_ascii_decimal(width_text) or width_text[0] == "0":
             raise FormatError("partial tile width must be a decimal without leading zeros")
         width = int(width_text)
         if width >= TILE_WIDTH:
             raise FormatError("a partial tile has width below 256")
         rest = [*rest[:-2], rest[-2][: -len(".p")]]
     *upper, last = rest
-    if any(len(g) != 4 or g[0] != "x" or not g[1:].isdigit() for g in upper):
+    if any(len(g) != 4 or g[0] != "x" or not _is_ascii_decimal(g[1:]) for g in upper):
         raise FormatError("tile index groups must be x + three digits")
-    if len(last) != 3 or not last.isdigit():
+    if len(last) != 3 or not _is_ascii_decimal(last):
         raise FormatError("tile index must end with three digits")
     digits = "".join(g[1:] for g in upper) + last
     if upper and digits.startswith("000"):

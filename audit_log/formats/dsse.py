@@ -5,7 +5,9 @@ https://github.com/secure-systems-lab/dsse/blob/master/envelope.md
 The signature covers PAE(payloadType, payload) =
 ``"DSSEv1" SP len(type) SP type SP len(payload) SP payload`` with decimal ASCII lengths.
 The JSON envelope is ``{"payload", "payloadType", "signatures": [{"keyid", "sig"}]}`` with standard
-base64, serialised with RFC 8785 so that the same envelope always has the same bytes.
+base64, serialised with RFC 8785 so that the same envelope always has the same bytes. Parsing also
+accepts URL-safe and unpadded base64, as the DSSE protocol requires of verifiers; ``keyid`` is
+required, because :func:`verify` selects the key by it.
 
 :func:`verify` requires exactly one signature, by a trusted key id, and returns the payload bytes that
 signature covers: callers parse only what verified.
@@ -81,8 +83,14 @@ class Envelope:
 
 
 def _b64(text: str, what: str) -> bytes:
+    """Decode standard or URL-safe base64, padded or not: DSSE verifiers MUST accept either alphabet."""
+    url_safe = "-" in text or "_" in text
+    if url_safe and ("+" in text or "/" in text):
+        raise FormatError(f"{what} mixes the standard and URL-safe base64 alphabets")
+    if "=" not in text:
+        text += "=" * (-len(text) % 4)
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        return base64.b64decode(text.encode("ascii"), altchars=b"-_" if url_safe else None, validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
         raise FormatError(f"{what} is not valid base64") from exc
 

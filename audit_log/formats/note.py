@@ -3,7 +3,8 @@
 https://c2sp.org/signed-note
 
 A note is UTF-8 text ending in a newline, a blank line, then one line per signature:
-``"— " name " " base64(key_id[4] ‖ signature) "\\n"``. The key id is the first four bytes of
+``"— " name " " base64(key_id[4] ‖ signature) "\\n"``. The text may itself contain empty lines; the
+last empty line of the note separates it from the signatures. The key id is the first four bytes of
 SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key). Verifier keys are written ``name+hex(key_id)+base64(0x01 ‖
 public key)``; Go's private keys ``PRIVATE+KEY+name+hex(key_id)+base64(0x01 ‖ seed)``.
 
@@ -177,12 +178,12 @@ class Note:
 
 
 def _check_text(text: str) -> None:
+    # C2SP: no ASCII control character below U+0020 other than newline. Empty lines are allowed:
+    # the last empty line of a note is the one that separates the text from its signatures.
     if not text.endswith("\n"):
         raise FormatError("note text must end with a newline")
-    if any((ord(c) < 0x20 and c != "\n") or c == "\x7f" for c in text):
+    if any(ord(c) < 0x20 and c != "\n" for c in text):
         raise FormatError("note text contains control characters")
-    if "\n\n" in text:
-        raise FormatError("note text must not contain a blank line")
 
 
 def sign_note(text: str, signers: Sequence[NoteSigner]) -> bytes:
