@@ -5,10 +5,12 @@ answer (HTTP 4xx vs 503, CLI exit 1/2 vs 3)::
 
     AuditLogError
     ├── FormatError          bytes that do not parse: note, checkpoint, vkey, entry, proof, tile path, JSON
+    │   └── NotFound         a well-formed request for an index, size or tile the log does not have
     ├── VerificationError    well-formed but false: signature, proof, hash chain, consistency
     │   └── TamperError      a store contradicts itself; ``index`` names the first bad entry
     ├── StoreError           the database or filesystem failed (environment)
-    │   └── Pushback         the append queue is full; retry later
+    │   ├── Pushback         the append queue is full; retry later
+    │   └── WriterConflict   another process already holds the store's writer lock
     └── KeyStoreError        a key is missing, unreadable or too widely readable
 
 Messages name indices, sizes, hashes and key ids, never entry contents.
@@ -23,6 +25,10 @@ class AuditLogError(Exception):
 
 class FormatError(AuditLogError, ValueError):
     """Input bytes are malformed for the format that was asked for."""
+
+
+class NotFound(FormatError):
+    """A well-formed request for something the log does not hold (yet): an index, a size, a tile."""
 
 
 class VerificationError(AuditLogError):
@@ -43,6 +49,10 @@ class StoreError(AuditLogError):
 
 class Pushback(StoreError):
     """Too many appends are waiting; the caller should retry later (HTTP 503 + Retry-After)."""
+
+
+class WriterConflict(StoreError):
+    """Another writer holds the store: only one process may append to a log."""
 
 
 class KeyStoreError(AuditLogError):
