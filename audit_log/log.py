@@ -241,7 +241,7 @@ class AuditLog:
         Checkpoint(origin, 0, merkle.EMPTY_ROOT)  # The origin must be a valid checkpoint origin line.
         NoteSigner(origin, keys.log_key().private_key)  # ... and a valid note key name.
         sealer = EntrySealer(keys.storage_key(), origin)
-        tiles = TileCache(lambda level, index: _read_tile(store, level, index), tile_cache_size)
+        tiles = TileCache(store.read_tile, tile_cache_size)
         with store.reading() as reader:
             stored = reader.state()
             resumed = None if stored is None else _resume(reader, stored, origin, sealer, store.description)
@@ -593,11 +593,6 @@ def _append_failed(count: int, cause: BaseException) -> StoreError:
     error = StoreError(f"append of a batch of {count} entries failed ({type(cause).__name__})")
     error.__cause__ = cause
     return error
-
-
-def _read_tile(store: LogStore, level: int, index: int) -> bytes | None:
-    with store.reading() as reader:
-        return reader.tile(level, index)
 
 
 def _edge_tile(read: Callable[[int, int], bytes | None], coord: TileCoord) -> bytes:

@@ -140,6 +140,10 @@ class LogStore(Protocol):
 
     def reading(self) -> AbstractContextManager[StoreReader]: ...
 
+    def read_tile(self, level: int, index: int) -> bytes | None:
+        """One tile outside a snapshot: cheaper, and enough for full tiles, which never change."""
+        ...
+
     def initialize(self, state: StoredState) -> None: ...
 
     def commit(self, batch: Batch) -> None:

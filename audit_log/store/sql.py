@@ -86,7 +86,8 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql("BEGIN")
 
     return engine
 
@@ -205,6 +206,8 @@ class SqlLogStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # The same pool, without transactions: one round trip for a read that needs no snapshot.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._write_lock = threading.Lock()
         self._writer: Connection | None = None
         self._file_lock: _FileLock | None = None
@@ -238,6 +241,14 @@ class SqlLogStore:
                     connection = connection.execution_options(isolation_level="REPEATABLE READ")
                 with connection.begin():
                     yield _SqlReader(connection)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"reading {self.description} failed: {_describe(exc)}") from exc
+
+    def read_tile(self, level: int, index: int) -> bytes | None:
+        """One stored tile, read outside any transaction (a full tile never changes once written)."""
+        try:
+            with self._autocommit.connect() as connection:
+                return _SqlReader(connection).tile(level, index)
         except SQLAlchemyError as exc:
             raise StoreError(f"reading {self.description} failed: {_describe(exc)}") from exc
 
