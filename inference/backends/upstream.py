@@ -102,6 +102,8 @@ class OpenAIBackend:
         return self._models
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk | Usage]:
+        if request.sampling.n < 1:
+            raise BackendRejected("n must be at least 1")
         body = request_body(request)
         assembler = StreamAssembler(request.sampling.n)
         decoder = SseDecoder()

@@ -183,12 +183,16 @@ class VllmBackend:
     @property
     def unfinished_requests(self) -> int:
         """Requests the engine still holds (0 once every generation finished or was aborted)."""
+        if self._engine is None:
+            return 0
         return int(self._engine.get_num_unfinished_requests())
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk | Usage]:
         from vllm.exceptions import VLLMClientError
         from vllm.v1.engine.exceptions import EngineDeadError
 
+        if self._engine is None:
+            raise BackendUnavailable("this vLLM backend is closed")
         if request.model != self._model:
             raise BackendRejected("unknown model for this vLLM backend")
         if request.sampling.n < 1:
@@ -285,7 +289,10 @@ class VllmBackend:
         )
 
     async def aclose(self) -> None:
-        self._engine.shutdown()
+        """Stop the engine core and its workers (a few seconds); later generations are refused."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.shutdown()
 
 
 def _finish_reason(raw: str | None) -> FinishReason | None:

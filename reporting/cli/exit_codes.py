@@ -22,7 +22,7 @@ from rich.console import Console
 
 import disclosure
 from audit_log import errors as audit_errors
-from inference import attestation
+from inference import attestation, backends
 
 
 class ExitCode(enum.IntEnum):
@@ -55,6 +55,8 @@ register(disclosure.DisclosureVerificationError, ExitCode.VERIFICATION_FAILED, "
 register(attestation.QuoteProviderError, ExitCode.ENVIRONMENT, "quote provider error")
 register(attestation.AttestationFormatError, ExitCode.BAD_INPUT, "bad input")
 register(attestation.AttestationVerificationError, ExitCode.VERIFICATION_FAILED, "attestation not verified")
+register(backends.BackendError, ExitCode.ENVIRONMENT, "model backend error")
+register(backends.BackendConfigError, ExitCode.BAD_INPUT, "bad backend settings")
 
 
 def classify(exc: BaseException) -> tuple[ExitCode, str]:

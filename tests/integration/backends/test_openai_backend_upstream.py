@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from conftest import RunningUpstream, free_port
+from upstream_app import RunningUpstream, free_port
 
 from inference.backends import (
     ECHO_PREFIX,

@@ -19,18 +19,23 @@ on purpose, so the client's error handling is exercised against a real server:
                     ``: keep-alive`` comments (what some servers send)
 ==================  ==============================================================
 
-Run it alone with ``python upstream_app.py PORT`` (the benchmark does).
+:func:`serve_in_thread` runs it under uvicorn on a free loopback port (the tests' fixture);
+``python upstream_app.py PORT`` runs it alone (the benchmark does, in its own process).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+import httpx
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -266,7 +271,47 @@ def create_app(api_key: str | None = None) -> Starlette:
     )
 
 
-if __name__ == "__main__":
-    import uvicorn
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
+
+@dataclass(frozen=True)
+class RunningUpstream:
+    """A started upstream: its OpenAI base URL (``/v1`` included) and a way to stop it."""
+
+    base_url: str
+    stop: Callable[[], None]
+
+    def stats(self) -> dict[str, object]:
+        root = self.base_url.removesuffix("/v1")
+        stats: dict[str, object] = httpx.get(f"{root}/test/stats", timeout=5).json()
+        return stats
+
+
+def serve_in_thread(api_key: str | None = None) -> RunningUpstream:
+    """Start the upstream under uvicorn in a daemon thread; returns once it accepts connections."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(api_key), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test upstream did not start")
+        time.sleep(0.01)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    return RunningUpstream(f"http://127.0.0.1:{port}/v1", stop)
+
+
+if __name__ == "__main__":
     uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
