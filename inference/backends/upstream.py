@@ -29,6 +29,7 @@ from inference.backends.sse import SseDecoder
 
 _REJECTED_STATUSES = frozenset({400, 404, 413, 422})
 _MAX_MODELS_BYTES = 1024 * 1024
+_STREAM_HEADERS = {"Accept": "text/event-stream"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class OpenAIBackend:
         cls, settings: UpstreamSettings, models: tuple[str, ...] | None = None
     ) -> OpenAIBackend:
         """Open the connection pool; ask the upstream for its models when none are given."""
-        headers = {"Accept": "text/event-stream"}
+        headers: dict[str, str] = {}
         if settings.api_key is not None:
             headers["Authorization"] = f"Bearer {settings.api_key}"
         session = aiohttp.ClientSession(
@@ -108,7 +109,8 @@ class OpenAIBackend:
         assembler = StreamAssembler(request.sampling.n)
         decoder = SseDecoder()
         try:
-            async with self._session.post(self._settings.url("/chat/completions"), json=body) as r:
+            url = self._settings.url("/chat/completions")
+            async with self._session.post(url, json=body, headers=_STREAM_HEADERS) as r:
                 _check_status(r.status)
                 if r.content_type != "text/event-stream":
                     raise BadBackendResponse("upstream did not answer with an event stream")
