@@ -22,11 +22,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from audit_log import AuditLogError
+from audit_log import AuditLogError, Checkpoint, CheckpointPolicy, Receipt, parse_vkey
 from audit_log import VerificationError as AuditLogVerificationError
-from audit_log.checkpoint import Checkpoint, CheckpointPolicy
-from audit_log.formats.note import parse_vkey
-from audit_log.receipt import Receipt
 from disclosure.errors import DisclosureFormatError, NotInLog
 from disclosure.keys import AuthorityPrivateKey
 from disclosure.open import DisclosureOpener, OpenedDisclosure, verify_disclosure_inclusion

@@ -29,10 +29,16 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from audit_log import AuditLogError, Mode, signing_key_id
-from audit_log.checkpoint import Checkpoint, CheckpointPolicy
+from audit_log import (
+    AuditLogError,
+    Checkpoint,
+    CheckpointPolicy,
+    Mode,
+    Receipt,
+    signing_key_id,
+    verify_receipt,
+)
 from audit_log.formats import dsse, jcs
-from audit_log.receipt import Receipt, verify_receipt
 from disclosure.envelope import ENTRY_KIND, DisclosureEnvelope
 from disclosure.errors import (
     DisclosureFormatError,

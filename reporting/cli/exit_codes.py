@@ -20,8 +20,8 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
+import audit_log
 import disclosure
-from audit_log import errors as audit_errors
 from inference import attestation, backends
 
 
@@ -36,10 +36,10 @@ err_console = Console(stderr=True)
 
 # Ordered: the first matching class wins, so subclasses come before their roots.
 _MAPPING: list[tuple[type[BaseException], ExitCode, str]] = [
-    (audit_errors.VerificationError, ExitCode.VERIFICATION_FAILED, "verification failed"),
-    (audit_errors.FormatError, ExitCode.BAD_INPUT, "bad input"),
-    (audit_errors.KeyStoreError, ExitCode.ENVIRONMENT, "key store error"),
-    (audit_errors.StoreError, ExitCode.ENVIRONMENT, "storage error"),
+    (audit_log.VerificationError, ExitCode.VERIFICATION_FAILED, "verification failed"),
+    (audit_log.FormatError, ExitCode.BAD_INPUT, "bad input"),
+    (audit_log.KeyStoreError, ExitCode.ENVIRONMENT, "key store error"),
+    (audit_log.StoreError, ExitCode.ENVIRONMENT, "storage error"),
     (OSError, ExitCode.ENVIRONMENT, "environment error"),
 ]
 
