@@ -8,7 +8,7 @@ OpenAI-compatible upstream over HTTP) and ``vllm`` (in-process ``AsyncLLM``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -54,6 +54,16 @@ class Sampling:
     n: int = 1
     seed: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError("n must be at least 1")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError("max_tokens must be at least 1")
+        if self.temperature is not None and self.temperature < 0:
+            raise ValueError("temperature must not be negative")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError("top_p must be in (0, 1]")
+
 
 @dataclass(frozen=True)
 class GenerationRequest:
@@ -67,7 +77,10 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class Chunk:
-    """An incremental piece of choice ``index``: text, tool-call pieces, or its finish reason."""
+    """An incremental piece of choice ``index``: text, or its finish reason.
+
+    Tool calls are emitted whole, once, in the chunk that carries the choice's finish reason.
+    """
 
     index: int
     text: str = ""
@@ -96,8 +109,8 @@ class Backend(Protocol):
         """Model ids this backend serves (``GET /v1/models``)."""
         ...
 
-    def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk | Usage]:
-        """Stream the answer. Closing the iterator early must abort the generation upstream."""
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[Chunk | Usage, None]:
+        """Stream the answer. ``aclose()`` before the end must abort the generation upstream."""
         ...
 
     async def aclose(self) -> None:

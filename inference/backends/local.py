@@ -30,7 +30,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 from inference.backends.base import (
@@ -203,7 +203,7 @@ class LocalBackend:
     def models(self) -> tuple[str, ...]:
         return (LOCAL_MODEL_ID,)
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk | Usage]:
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[Chunk | Usage, None]:
         if request.model != LOCAL_MODEL_ID:
             raise BackendRejected("unknown model for the local backend")
         if request.sampling.n < 1:

@@ -12,7 +12,7 @@ Closing the iterator early closes the HTTP connection, which is how an OpenAI-co
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -102,7 +102,7 @@ class OpenAIBackend:
     def models(self) -> tuple[str, ...]:
         return self._models
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk | Usage]:
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[Chunk | Usage, None]:
         if request.sampling.n < 1:
             raise BackendRejected("n must be at least 1")
         body = request_body(request)

@@ -187,7 +187,7 @@ class VllmBackend:
             return 0
         return int(self._engine.get_num_unfinished_requests())
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk | Usage]:
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[Chunk | Usage, None]:
         from vllm.exceptions import VLLMClientError
         from vllm.v1.engine.exceptions import EngineDeadError
 
