@@ -1,0 +1,253 @@
+"""Layer 1: fold a text into the canonical form every other layer reads, keeping offsets.
+
+Obfuscations undone (each has a unit test):
+
+* compatibility forms (full-width, mathematical letters, ligatures, circled digits): Unicode NFKD
+  (UAX #15) per character, then case folding;
+* combining marks (strike-through, accents), zero-width, bidi and other format characters
+  (general categories Mn, Me, Cf, Cc): removed;
+* confusable letters (Cyrillic and Greek look-alikes, after Unicode TR #39's idea of confusables)
+  inside words that also hold Latin letters, or are made only of look-alikes: folded to Latin;
+* leetspeak inside words (``s4r1n``, ``m4lw4r3``, ``p@ssw0rd``), leaving numbers, versions and
+  ordinals (``4th``, ``x86``, ``CVE-2021-44228``) alone;
+* filler characters inside words (``r*i*c*i*n``, ``an_thrax``) and letters spaced out with a
+  consistent separator (``s a r i n``, ``s.a.r.i.n``, ``s - a - r - i - n``): joined;
+* punctuation: every run of non-alphanumeric characters becomes one space.
+
+The result is lowercase words separated by single spaces. Each character of it remembers the span
+of original characters it came from, so a match found on the normalised text maps back to exactly
+the original characters to redact, invisible characters inside the span included.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s"}
+LEET_INTERIOR_ONLY = {"!": "i"}
+CONFUSABLES = {
+    # Cyrillic
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d",
+    "ԛ": "q", "ԝ": "w", "һ": "h", "ӏ": "l", "ɡ": "g",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w",
+}  # fmt: skip
+FILLERS = frozenset("*_|·•^~`'’‘\"")
+SPACING_SEPARATORS = frozenset(" .-*_|/\\·•~+,:")
+MAX_SEPARATOR = 3
+MIN_SPACED_RUN = 3
+
+_DROPPED = frozenset(("Mn", "Me", "Mc", "Cf", "Cc", "Cs", "Co", "Cn"))
+_fold_cache: dict[str, str] = {}
+
+
+def _fold_char(char: str) -> str:
+    """Compatibility-decompose, drop marks and format characters, case-fold; cached per char."""
+    folded = _fold_cache.get(char)
+    if folded is not None:
+        return folded
+    if char.isspace():
+        folded = " "
+    else:
+        decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", char).casefold())
+        kept = "".join(part for part in decomposed if unicodedata.category(part) not in _DROPPED)
+        folded = unicodedata.normalize("NFKC", kept)
+        if folded.isspace():
+            folded = " "
+    _fold_cache[char] = folded
+    return folded
+
+
+@dataclass(frozen=True)
+class NormalizedText:
+    """The canonical text and, per character, the ``[start, end)`` span it came from."""
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    original_length: int
+
+    def __post_init__(self) -> None:
+        if not (len(self.text) == len(self.starts) == len(self.ends)):
+            raise ValueError("offset tables must have one entry per normalised character")
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map the normalised span ``[start, end)`` to the original span it was built from."""
+        if not 0 <= start < end <= len(self.text):
+            raise ValueError("span out of range")
+        return self.starts[start], self.ends[end - 1]
+
+
+def _is_letterish(char: str) -> bool:
+    return char.isalnum() or char in LEET or char in LEET_INTERIOR_ONLY
+
+
+def _is_leetish(char: str) -> bool:
+    return char.isalpha() or char in LEET or char in LEET_INTERIOR_ONLY
+
+
+class _Builder:
+    """Parallel lists of characters and their original spans, rebuilt by each pass."""
+
+    __slots__ = ("chars", "ends", "starts")
+
+    def __init__(self) -> None:
+        self.chars: list[str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, char: str, start: int, end: int) -> None:
+        self.chars.append(char)
+        self.starts.append(start)
+        self.ends.append(end)
+
+
+def _fold(text: str) -> _Builder:
+    out = _Builder()
+    for index, char in enumerate(text):
+        folded = _fold_char(char) if not ("a" <= char <= "z" or char == " ") else char
+        if not folded:
+            if out.ends and out.chars[-1] != " ":
+                out.ends[-1] = index + 1  # The dropped mark belongs to the previous character.
+            continue
+        for part in folded:
+            out.add(part, index, index + 1)
+    return out
+
+
+def _drop_fillers(src: _Builder) -> _Builder:
+    chars, n = src.chars, len(src.chars)
+    out = _Builder()
+    for i in range(n):
+        char = chars[i]
+        if char in FILLERS and out.chars and out.chars[-1].isalpha() and i + 1 < n and chars[i + 1].isalpha():
+            out.ends[-1] = src.ends[i]
+            continue
+        out.add(char, src.starts[i], src.ends[i])
+    return out
+
+
+def _join_spaced_letters(src: _Builder) -> _Builder:
+    """Join runs like ``s a r i n`` or ``s.a.r.i.n``: single characters, one repeated separator."""
+    chars, n = src.chars, len(src.chars)
+    out = _Builder()
+    i = 0
+    while i < n:
+        run = _spaced_run(chars, i, n)
+        if run is None:
+            out.add(chars[i], src.starts[i], src.ends[i])
+            i += 1
+            continue
+        letters, stop = run
+        for position, index in enumerate(letters):
+            end = src.ends[letters[position + 1] - 1] if position + 1 < len(letters) else src.ends[index]
+            out.add(chars[index], src.starts[index], end)
+        i = stop
+    return out
+
+
+def _spaced_run(chars: list[str], i: int, n: int) -> tuple[list[int], int] | None:
+    """If a spaced-out run starts at ``i``, return its letter indices and the index after it."""
+    if not _is_letterish(chars[i]) or (i > 0 and _is_letterish(chars[i - 1])):
+        return None
+    letters = [i]
+    separator: str | None = None
+    j = i + 1
+    while j < n:
+        k = j
+        while k < n and k - j < MAX_SEPARATOR and chars[k] in SPACING_SEPARATORS:
+            k += 1
+        candidate = "".join(chars[j:k])
+        if not candidate:
+            break
+        if separator is None:
+            separator = candidate
+        if candidate != separator or k >= n or not _is_letterish(chars[k]):
+            break
+        if k + 1 < n and _is_letterish(chars[k + 1]):
+            break
+        letters.append(k)
+        j = k + 1
+    if len(letters) < MIN_SPACED_RUN:
+        return None
+    return letters, letters[-1] + 1
+
+
+def _fold_words(src: _Builder) -> None:
+    """Fold confusables and leetspeak inside each word, in place."""
+    chars, n = src.chars, len(src.chars)
+    i = 0
+    while i < n:
+        if chars[i] == " ":
+            i += 1
+            continue
+        j = i
+        while j < n and chars[j] != " ":
+            j += 1
+        word = chars[i:j]
+        if not all("a" <= c <= "z" for c in word):
+            _fold_word(word)
+            chars[i:j] = word
+        i = j
+
+
+def _fold_word(word: list[str]) -> None:
+    has_latin = any("a" <= c <= "z" for c in word)
+    letters = [c for c in word if c.isalpha()]
+    if letters and (has_latin or all(c in CONFUSABLES for c in letters)):
+        for index, char in enumerate(word):
+            word[index] = CONFUSABLES.get(char, char)
+    leet_positions = [i for i, c in enumerate(word) if c in LEET or c in LEET_INTERIOR_ONLY]
+    if not leet_positions:
+        return
+    n_letters = sum(1 for c in word if c.isalpha())
+    interior = {
+        i
+        for i in leet_positions
+        if 0 < i < len(word) - 1
+        and _is_leetish(word[i - 1])
+        and _is_leetish(word[i + 1])
+        and (word[i - 1].isalpha() or word[i + 1].isalpha())
+    }
+    if not interior or n_letters < 2 or n_letters * 4 < len(word):
+        return
+    for i in leet_positions:
+        if word[i] in LEET:
+            word[i] = LEET[word[i]]
+        elif i in interior:
+            word[i] = LEET_INTERIOR_ONLY[word[i]]
+
+
+def _collapse(src: _Builder, original_length: int) -> NormalizedText:
+    """Turn every run of non-alphanumerics into one space and trim both ends."""
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pending_space = False
+    for char, start, end in zip(src.chars, src.starts, src.ends, strict=True):
+        if char.isalnum():
+            if pending_space and chars:
+                # The space stands for the gap between the two words (or, inside one
+                # decomposed character such as "¼", for that character).
+                chars.append(" ")
+                starts.append(min(ends[-1], start))
+                ends.append(max(ends[-1], start))
+            pending_space = False
+            chars.append(char)
+            starts.append(start)
+            ends.append(end)
+        else:
+            pending_space = True
+    return NormalizedText("".join(chars), tuple(starts), tuple(ends), original_length)
+
+
+def normalize(text: str) -> NormalizedText:
+    """Fold ``text`` to the canonical form; see the module docstring for what is undone."""
+    folded = _fold(text)
+    folded = _drop_fillers(folded)
+    folded = _join_spaced_letters(folded)
+    _fold_words(folded)
+    return _collapse(folded, len(text))

@@ -1,0 +1,268 @@
+"""Layer 2: term groups matched with Aho-Corasick, word-boundary checked, combined by rules.
+
+The data file (``data/patterns.json``) lists, per category, groups of terms (agents, tools,
+minors, ...) plus shared groups (operational intent verbs), and two kinds of rule:
+
+* ``strong``: every named group has a hit within ``window_words`` words of the others
+  (e.g. a nerve agent AND "synthesise") -> tier 2, the layer *fires* on the category;
+* ``weak``: the named groups are present at all (e.g. a nerve agent is merely mentioned) -> tier 1.
+
+Terms are normalised with the same :func:`normalize` as the text, so lists may be written with
+accents, capitals or in any script. A match counts only at word boundaries ("skill" does not
+contain "kill"); a trailing ``*`` lets the last word run on ("synthes*" matches "synthesise");
+terms in CJK scripts, which do not separate words with spaces, skip the boundary check. A hit
+lying inside a longer hit of another group of the same category is dropped, so "child
+pornography" counts as the named material, not as a minor plus a sexual term.
+
+The tier becomes a probability through the calibration table trained on the labelled sets
+(``calibration.json``: P(category | tier) on the train split).
+Aho-Corasick: https://github.com/G-Research/ahocorasick_rs
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import ahocorasick_rs
+
+from inference.classifiers.assessment import LayerScores, Span
+from inference.classifiers.categories import CATEGORIES, Category
+from inference.classifiers.normalize import NormalizedText, normalize
+
+LAYER_NAME = "patterns"
+STRONG_TIER = 2
+WEAK_TIER = 1
+
+
+def _is_cjk(char: str) -> bool:
+    return ord(char) >= 0x2E80
+
+
+@dataclass(frozen=True)
+class _Term:
+    text: str
+    prefix: bool
+    memberships: tuple[tuple[Category, str], ...]
+
+
+@dataclass(frozen=True)
+class _Hit:
+    group: str
+    start: int
+    end: int
+    word: int
+
+
+@dataclass(frozen=True)
+class CategoryRules:
+    strong: tuple[tuple[str, ...], ...]
+    weak: tuple[tuple[str, ...], ...]
+    shared: frozenset[str]
+
+
+@dataclass(frozen=True)
+class PatternMatch:
+    """Raw pattern evidence: the tier per category and the original-text spans behind it."""
+
+    tiers: Mapping[Category, int]
+    spans: tuple[Span, ...]
+    concepts: frozenset[str]
+
+    @property
+    def concept_names(self) -> frozenset[str]:
+        """Names of what was hit, as features for the learned layer.
+
+        ``category/group`` per category group hit, ``*/group`` per shared group hit, their
+        conjunctions ``category/group&*/group``, and ``category/tierN`` for tiers 1 and 2.
+        """
+        tiers = {f"{c}/tier{t}" for c, t in self.tiers.items() if t > 0}
+        shared = {name for name in self.concepts if name.startswith("*/")}
+        own = self.concepts - shared
+        pairs = {f"{a}&{b}" for a in own for b in shared}
+        return self.concepts | tiers | pairs
+
+
+class PatternMatcher:
+    """Compiled term groups and rules; immutable after construction, safe across threads."""
+
+    def __init__(
+        self,
+        groups: Mapping[Category, Mapping[str, Sequence[str]]],
+        rules: Mapping[Category, CategoryRules],
+        window_words: int,
+    ) -> None:
+        if window_words < 1:
+            raise ValueError("window_words must be positive")
+        memberships: dict[tuple[str, bool], list[tuple[Category, str]]] = {}
+        for category, category_groups in groups.items():
+            for group, terms in category_groups.items():
+                for raw in terms:
+                    prefix = raw.endswith("*")
+                    text = normalize(raw.removesuffix("*")).text
+                    if not text:
+                        raise ValueError("a pattern term normalises to nothing")
+                    memberships.setdefault((text, prefix), []).append((category, group))
+        self._terms = tuple(
+            _Term(text, prefix, tuple(dict.fromkeys(owners)))
+            for (text, prefix), owners in memberships.items()
+        )
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            [term.text for term in self._terms], matchkind=ahocorasick_rs.MatchKind.Standard
+        )
+        self._rules = dict(rules)
+        self._window = window_words
+
+    def match(self, normalized: NormalizedText) -> PatternMatch:
+        text = normalized.text
+        spaces = [i for i, char in enumerate(text) if char == " "]
+        hits: dict[Category, list[_Hit]] = {category: [] for category in CATEGORIES}
+        for index, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True):
+            term = self._terms[index]
+            if not self._at_boundaries(text, term, start, end):
+                continue
+            if term.prefix:
+                while end < len(text) and text[end] != " ":
+                    end += 1
+            word = bisect.bisect_left(spaces, start)
+            for category, group in term.memberships:
+                hits[category].append(_Hit(group, start, end, word))
+        tiers: dict[Category, int] = {}
+        spans: list[Span] = []
+        concepts: set[str] = set()
+        for category in CATEGORIES:
+            rules = self._rules.get(category)
+            category_hits = _drop_nested(hits[category])
+            concepts.update(
+                f"*/{hit.group}" if rules and hit.group in rules.shared else f"{category}/{hit.group}"
+                for hit in category_hits
+            )
+            tier, used = (0, []) if rules is None else self._tier(rules, category_hits)
+            tiers[category] = tier
+            for hit in used:
+                start, end = normalized.to_original(hit.start, hit.end)
+                spans.append(Span(start, end, category, LAYER_NAME))
+        return PatternMatch(tiers, tuple(dict.fromkeys(spans)), frozenset(concepts))
+
+    @property
+    def concept_vocabulary(self) -> tuple[str, ...]:
+        """Every name :attr:`PatternMatch.concept_names` can hold, in a fixed order."""
+        shared = {g for rules in self._rules.values() for g in rules.shared}
+        names = {f"*/{g}" if g in shared else f"{c}/{g}" for term in self._terms for c, g in term.memberships}
+        names |= {f"{c}/tier{t}" for c in self._rules for t in (WEAK_TIER, STRONG_TIER)}
+        names |= {
+            f"{a}&{b}"
+            for a in names
+            for b in names
+            if b.startswith("*/") and "/tier" not in a and not a.startswith("*/")
+        }
+        return tuple(sorted(names))
+
+    @staticmethod
+    def _at_boundaries(text: str, term: _Term, start: int, end: int) -> bool:
+        left_ok = start == 0 or text[start - 1] == " " or _is_cjk(term.text[0])
+        right_ok = term.prefix or end == len(text) or text[end] == " " or _is_cjk(term.text[-1])
+        return left_ok and right_ok
+
+    def _tier(self, rules: CategoryRules, hits: list[_Hit]) -> tuple[int, list[_Hit]]:
+        by_group: dict[str, list[_Hit]] = {}
+        for hit in hits:
+            by_group.setdefault(hit.group, []).append(hit)
+        used: list[_Hit] = []
+        for rule in rules.strong:
+            used += self._within_window(rule, by_group)
+        if used:
+            return STRONG_TIER, [hit for hit in used if hit.group not in rules.shared]
+        for rule in rules.weak:
+            if all(group in by_group for group in rule):
+                used += [hit for group in rule for hit in by_group[group]]
+        return (WEAK_TIER, used) if used else (0, [])
+
+    def _within_window(self, rule: tuple[str, ...], by_group: dict[str, list[_Hit]]) -> list[_Hit]:
+        if not all(group in by_group for group in rule):
+            return []
+        first, *others = rule
+        used: list[_Hit] = []
+        for anchor in by_group[first]:
+            partners = [
+                [hit for hit in by_group[group] if abs(hit.word - anchor.word) <= self._window]
+                for group in others
+            ]
+            if all(partners):
+                used.append(anchor)
+                used += [hit for group_hits in partners for hit in group_hits]
+        return list(dict.fromkeys(used))
+
+
+def _drop_nested(hits: list[_Hit]) -> list[_Hit]:
+    """Drop hits strictly inside a longer hit of another group (``child`` in ``child porn``)."""
+    return [
+        hit
+        for hit in hits
+        if not any(
+            other.group != hit.group
+            and other.start <= hit.start
+            and hit.end <= other.end
+            and (other.end - other.start) > (hit.end - hit.start)
+            for other in hits
+        )
+    ]
+
+
+class PatternLayer:
+    """Turns pattern tiers into calibrated probabilities: P(category | tier) per category."""
+
+    def __init__(
+        self, matcher: PatternMatcher, tier_probabilities: Mapping[Category, Sequence[float]]
+    ) -> None:
+        for category in CATEGORIES:
+            table = tier_probabilities[category]
+            if len(table) != STRONG_TIER + 1 or not all(0.0 <= p <= 1.0 for p in table):
+                raise ValueError("each category needs three tier probabilities in [0, 1]")
+        self._matcher = matcher
+        self._table = {c: tuple(float(p) for p in tier_probabilities[c]) for c in CATEGORIES}
+
+    @property
+    def name(self) -> str:
+        return LAYER_NAME
+
+    @property
+    def matcher(self) -> PatternMatcher:
+        return self._matcher
+
+    def score(self, normalized: NormalizedText, match: PatternMatch | None = None) -> LayerScores:
+        if match is None:
+            match = self._matcher.match(normalized)
+        return LayerScores(
+            LAYER_NAME,
+            {c: self._table[c][match.tiers[c]] for c in CATEGORIES},
+            frozenset(c for c in CATEGORIES if match.tiers[c] == STRONG_TIER),
+            match.spans,
+        )
+
+
+def parse_patterns(raw: bytes) -> tuple[str, PatternMatcher]:
+    """Parse ``patterns.json`` bytes into (version, matcher); malformed data raises ValueError."""
+    spec = json.loads(raw.decode("utf-8"))
+    if not isinstance(spec, dict) or spec.get("id") != LAYER_NAME:
+        raise ValueError("not a pattern list")
+    version = spec["version"]
+    shared: dict[str, list[str]] = spec.get("shared_groups", {})
+    groups: dict[Category, dict[str, list[str]]] = {}
+    rules: dict[Category, CategoryRules] = {}
+    for name, entry in spec["categories"].items():
+        category = Category(name)
+        own: dict[str, list[str]] = entry["groups"]
+        strong = tuple(tuple(rule) for rule in entry["strong"])
+        weak = tuple(tuple(rule) for rule in entry.get("weak", []))
+        referenced = {group for rule in strong + weak for group in rule}
+        unknown = referenced - set(own) - set(shared)
+        if unknown or not strong:
+            raise ValueError("a rule names an unknown group, or a category has no strong rule")
+        groups[category] = {**own, **shared}
+        rules[category] = CategoryRules(strong, weak, frozenset(shared))
+    if not isinstance(version, str) or not version:
+        raise ValueError("pattern list version must be a non-empty string")
+    return version, PatternMatcher(groups, rules, int(spec["window_words"]))
