@@ -45,6 +45,15 @@ _STREAM_CHUNK = 1000
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+# Hot reads as constant statements, so SQLAlchemy compiles them once and reuses the compiled form.
+_SELECT_TILE = select(schema.tiles.c.data).where(
+    schema.tiles.c.level == bindparam("level"), schema.tiles.c.idx == bindparam("idx")
+)
+_SELECT_ENTRY = select(schema.entries.c.sealed, schema.entries.c.leaf_hash).where(
+    schema.entries.c.seq == bindparam("seq")
+)
+
+
 def _describe(exc: SQLAlchemyError) -> str:
     """The driver's error class only: SQLAlchemy's message would quote statement parameters."""
     cause = getattr(exc, "orig", None) or exc
@@ -151,8 +160,7 @@ class _SqlReader:
         return int(self._conn.execute(select(s.c.outbox_acked).where(s.c.id == 1)).scalar() or 0)
 
     def tile(self, level: int, index: int) -> bytes | None:
-        t = schema.tiles
-        data = self._conn.execute(select(t.c.data).where(t.c.level == level, t.c.idx == index)).scalar()
+        data = self._conn.execute(_SELECT_TILE, {"level": level, "idx": index}).scalar()
         return None if data is None else bytes(data)
 
     def tile_counts(self) -> dict[int, int]:
@@ -161,8 +169,7 @@ class _SqlReader:
         return {level: count for level, count in rows}
 
     def entry(self, seq: int) -> StoredEntry | None:
-        e = schema.entries
-        row = self._conn.execute(select(e.c.sealed, e.c.leaf_hash).where(e.c.seq == seq)).one_or_none()
+        row = self._conn.execute(_SELECT_ENTRY, {"seq": seq}).one_or_none()
         return None if row is None else StoredEntry(seq, bytes(row.sealed), bytes(row.leaf_hash))
 
     def entries(self) -> Generator[StoredEntry, None, None]:
@@ -206,8 +213,10 @@ class SqlLogStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        # The same pool, without transactions: one round trip for a read that needs no snapshot.
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Full-tile reads need no snapshot: they share one autocommit connection, kept open because
+        # checking a connection out of the pool costs more than the read itself.
+        self._tile_lock = threading.Lock()
+        self._tile_connection: Connection | None = None
         self._write_lock = threading.Lock()
         self._writer: Connection | None = None
         self._file_lock: _FileLock | None = None
@@ -246,11 +255,21 @@ class SqlLogStore:
 
     def read_tile(self, level: int, index: int) -> bytes | None:
         """One stored tile, read outside any transaction (a full tile never changes once written)."""
-        try:
-            with self._autocommit.connect() as connection:
-                return _SqlReader(connection).tile(level, index)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"reading {self.description} failed: {_describe(exc)}") from exc
+        with self._tile_lock:
+            try:
+                if self._tile_connection is None:
+                    self._tile_connection = self._engine.connect().execution_options(
+                        isolation_level="AUTOCOMMIT"
+                    )
+                return _SqlReader(self._tile_connection).tile(level, index)
+            except SQLAlchemyError as exc:
+                self._drop_tile_connection()  # The next read starts on a fresh connection.
+                raise StoreError(f"reading {self.description} failed: {_describe(exc)}") from exc
+
+    def _drop_tile_connection(self) -> None:
+        if self._tile_connection is not None:
+            self._tile_connection.close()
+            self._tile_connection = None
 
     @contextmanager
     def _writing(self, what: str) -> Iterator[Connection]:
@@ -345,6 +364,8 @@ class SqlLogStore:
             conn.execute(s.update().where(s.c.id == 1, s.c.outbox_acked < cursor).values(outbox_acked=cursor))
 
     def close(self) -> None:
+        with self._tile_lock:
+            self._drop_tile_connection()
         with self._write_lock:
             if self._writer is not None:
                 self._writer.close()
