@@ -523,8 +523,10 @@ class AuditLog:
         """
         if checkpoint_note is None:
             latest = self._latest
-            covered = latest is not None and latest[0] > index
-            checkpoint_note = latest[1] if covered and latest is not None else self.publish_checkpoint()
+            if latest is not None and latest[0] > index:
+                checkpoint_note = latest[1]
+            else:
+                checkpoint_note = self.publish_checkpoint()
         checkpoint = CheckpointPolicy.of(self.origin, [self.verifier]).verify(checkpoint_note)
         if not 0 <= index < checkpoint.size:
             raise NotFound(f"entry {index} is not covered by the checkpoint at size {checkpoint.size}")

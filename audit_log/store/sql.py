@@ -45,13 +45,44 @@ _STREAM_CHUNK = 1000
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-# Hot reads as constant statements, so SQLAlchemy compiles them once and reuses the compiled form.
-_SELECT_TILE = select(schema.tiles.c.data).where(
-    schema.tiles.c.level == bindparam("level"), schema.tiles.c.idx == bindparam("idx")
+# Every statement is built once: SQLAlchemy then reuses its compiled form instead of rebuilding and
+# re-keying an expression tree per call, which costs more than a small commit itself.
+_state, _entries, _tiles = schema.state, schema.entries, schema.tiles
+_SELECT_TILE = select(_tiles.c.data).where(
+    _tiles.c.level == bindparam("level"), _tiles.c.idx == bindparam("idx")
 )
-_SELECT_ENTRY = select(schema.entries.c.sealed, schema.entries.c.leaf_hash).where(
-    schema.entries.c.seq == bindparam("seq")
+_SELECT_ENTRY = select(_entries.c.sealed, _entries.c.leaf_hash).where(_entries.c.seq == bindparam("seq"))
+_ADVANCE_STATE = (
+    _state.update()
+    .where(_state.c.id == 1, _state.c.size == bindparam("old_size"))
+    .values(
+        size=bindparam("new_size"),
+        root=bindparam("new_root"),
+        last_leaf=bindparam("new_last_leaf"),
+        last_time=bindparam("new_last_time"),
+    )
 )
+_ACK_OUTBOX = (
+    _state.update()
+    .where(_state.c.id == 1, _state.c.outbox_acked < bindparam("cursor"))
+    .values(outbox_acked=bindparam("cursor"))
+)
+_INSERT_STATE = _state.insert()
+_INSERT_ENTRIES = _entries.insert()
+_INSERT_TILES = _tiles.insert()
+_GROW_TILE = (
+    _tiles.update()
+    .where(_tiles.c.level == bindparam("b_level"), _tiles.c.idx == bindparam("b_idx"))
+    .values(data=bindparam("b_data"))
+)
+_INSERT_OUTBOX = schema.outbox.insert()
+_INSERT_COUNTERS = schema.counters.insert()
+_SET_COUNTER = (
+    schema.counters.update()
+    .where(schema.counters.c.name == bindparam("b_name"))
+    .values(value=bindparam("b_value"))
+)
+_INSERT_CHECKPOINT = schema.checkpoints.insert()
 
 
 def _describe(exc: SQLAlchemyError) -> str:
@@ -284,28 +315,46 @@ class SqlLogStore:
 
     def initialize(self, state: StoredState) -> None:
         with self._writing("creating the tree state") as conn:
-            conn.execute(schema.state.insert(), {"id": 1, "outbox_acked": 0, **_state_values(state)})
+            conn.execute(
+                _INSERT_STATE,
+                {
+                    "id": 1,
+                    "origin": state.origin,
+                    "storage_key_id": state.storage_key_id,
+                    "size": state.size,
+                    "root": state.root,
+                    "last_leaf": state.last_leaf,
+                    "last_time": state.last_time,
+                    "outbox_acked": 0,
+                },
+            )
 
     def commit(self, batch: Batch) -> None:
         first, last = batch.old_size, batch.state.size - 1
         with self._writing(f"committing entries {first}..{last}") as conn:
+            new = batch.state
             moved = conn.execute(
-                schema.state.update()
-                .where(schema.state.c.id == 1, schema.state.c.size == batch.old_size)
-                .values(_state_values(batch.state))
+                _ADVANCE_STATE,
+                {
+                    "old_size": batch.old_size,
+                    "new_size": new.size,
+                    "new_root": new.root,
+                    "new_last_leaf": new.last_leaf,
+                    "new_last_time": new.last_time,
+                },
             )
             if moved.rowcount != 1:
                 raise StateMoved(
                     f"the tree state in {self.description} is no longer at size {batch.old_size}"
                 )
             conn.execute(
-                schema.entries.insert(),
+                _INSERT_ENTRIES,
                 [{"seq": e.seq, "sealed": e.sealed, "leaf_hash": e.leaf_hash} for e in batch.entries],
             )
             self._write_tiles(conn, batch)
             if batch.outbox:
                 conn.execute(
-                    schema.outbox.insert(),
+                    _INSERT_OUTBOX,
                     [
                         {
                             "id": o.id,
@@ -321,7 +370,6 @@ class SqlLogStore:
 
     @staticmethod
     def _write_tiles(conn: Connection, batch: Batch) -> None:
-        t = schema.tiles
         new = [
             {"level": w.coord.level, "idx": w.coord.index, "data": w.data}
             for w in batch.tiles
@@ -333,35 +381,26 @@ class SqlLogStore:
             if w.existed
         ]
         if new:
-            conn.execute(t.insert(), new)
+            conn.execute(_INSERT_TILES, new)
         if grown:
-            conn.execute(
-                t.update()
-                .where(t.c.level == bindparam("b_level"), t.c.idx == bindparam("b_idx"))
-                .values(data=bindparam("b_data")),
-                grown,
-            )
+            conn.execute(_GROW_TILE, grown)
 
     @staticmethod
     def _write_counters(conn: Connection, batch: Batch) -> None:
-        c = schema.counters
         new = [{"name": w.name, "value": w.value} for w in batch.counters if not w.existed]
         changed = [{"b_name": w.name, "b_value": w.value} for w in batch.counters if w.existed]
         if new:
-            conn.execute(c.insert(), new)
+            conn.execute(_INSERT_COUNTERS, new)
         if changed:
-            conn.execute(
-                c.update().where(c.c.name == bindparam("b_name")).values(value=bindparam("b_value")), changed
-            )
+            conn.execute(_SET_COUNTER, changed)
 
     def add_checkpoint(self, size: int, note: bytes) -> None:
         with self._writing(f"storing the checkpoint at size {size}") as conn:
-            conn.execute(schema.checkpoints.insert(), {"size": size, "note": note})
+            conn.execute(_INSERT_CHECKPOINT, {"size": size, "note": note})
 
     def set_outbox_acked(self, cursor: int) -> None:
-        s = schema.state
         with self._writing("acknowledging the outbox") as conn:
-            conn.execute(s.update().where(s.c.id == 1, s.c.outbox_acked < cursor).values(outbox_acked=cursor))
+            conn.execute(_ACK_OUTBOX, {"cursor": cursor})
 
     def close(self) -> None:
         with self._tile_lock:
@@ -375,17 +414,6 @@ class SqlLogStore:
             if self._file_lock is not None:
                 self._file_lock.release()
                 self._file_lock = None
-
-
-def _state_values(state: StoredState) -> dict[str, object]:
-    return {
-        "origin": state.origin,
-        "storage_key_id": state.storage_key_id,
-        "size": state.size,
-        "root": state.root,
-        "last_leaf": state.last_leaf,
-        "last_time": state.last_time,
-    }
 
 
 def _schema_revision(engine: Engine) -> str | None:
