@@ -85,10 +85,17 @@ _SET_COUNTER = (
 _INSERT_CHECKPOINT = schema.checkpoints.insert()
 
 
-def _describe(exc: SQLAlchemyError) -> str:
-    """The driver's error class only: SQLAlchemy's message would quote statement parameters."""
+def _describe(exc: SQLAlchemyError, *, connecting: bool = False) -> str:
+    """The driver's error class; SQLAlchemy's message would quote statement parameters.
+
+    While connecting there are no parameters, and the driver's first line (say, "connection refused")
+    is what an operator needs.
+    """
     cause = getattr(exc, "orig", None) or exc
-    return type(cause).__name__
+    if not connecting:
+        return type(cause).__name__
+    first_line = str(cause).strip().splitlines()[0][:200] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {first_line}" if first_line else type(cause).__name__
 
 
 def _parse_url(url: str) -> URL:
@@ -463,7 +470,7 @@ def open_store(url: str, *, readonly: bool = False) -> SqlLogStore:
             _migrate(engine)
     except SQLAlchemyError as exc:
         store.close()
-        raise StoreError(f"opening {store.description} failed: {_describe(exc)}") from exc
+        raise StoreError(f"opening {store.description} failed: {_describe(exc, connecting=True)}") from exc
     except BaseException:
         store.close()
         raise
