@@ -258,6 +258,7 @@ class SqlLogStore:
         self._write_lock = threading.Lock()
         self._writer: Connection | None = None
         self._file_lock: _FileLock | None = None
+        self._closed = False
 
     @property
     def description(self) -> str:
@@ -280,8 +281,13 @@ class SqlLogStore:
             if not locked:
                 raise WriterConflict(f"another process is writing to {self.description}")
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"{self.description} is closed")
+
     @contextmanager
     def reading(self) -> Iterator[_SqlReader]:
+        self._check_open()
         try:
             with self._engine.connect() as connection:
                 if self.dialect == "postgresql":
@@ -294,6 +300,7 @@ class SqlLogStore:
     def read_tile(self, level: int, index: int) -> bytes | None:
         """One stored tile, read outside any transaction (a full tile never changes once written)."""
         with self._tile_lock:
+            self._check_open()
             try:
                 if self._tile_connection is None:
                     self._tile_connection = self._engine.connect().execution_options(
@@ -411,6 +418,7 @@ class SqlLogStore:
 
     def close(self) -> None:
         with self._tile_lock:
+            self._closed = True
             self._drop_tile_connection()
         with self._write_lock:
             if self._writer is not None:

@@ -361,3 +361,14 @@ def test_checkpoint_origin_must_be_a_valid_note_name(store_url: str, keys: FileK
     with pytest.raises(FormatError):
         AuditLog.open(open_store(store_url), keys, origin="has space/log")
     assert Checkpoint(ORIGIN, 0, b"\x00" * 32).origin == ORIGIN
+
+
+def test_closed_log_refuses_appends_and_releases_the_store(store_url: str, keys: FileKeyStore) -> None:
+    log = AuditLog.open(open_store(store_url), keys, origin=ORIGIN)
+    log.append_blocking(EntryKind.STARTUP, {})
+    log.close()
+    with pytest.raises(StoreError, match="closed"):
+        log.append_blocking(EntryKind.SHUTDOWN, {})
+    with pytest.raises(StoreError, match="closed"):
+        log.entry(0)
+    AuditLog.open(open_store(store_url), keys, origin=ORIGIN).close()
