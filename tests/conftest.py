@@ -1,26 +1,12 @@
-"""Shared fixtures. Test vectors are read from ../shared/vectors through :func:`vectors_dir` only."""
+"""Shared fixtures. Test vectors are read from ../shared/vectors through :mod:`shared_vectors` only."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def vectors_dir() -> Path:
-    """The shared vectors folder; a missing folder fails the run, it never skips."""
-    root = Path(os.environ.get("VERITEE_VECTORS", REPO_ROOT.parent / "shared" / "vectors"))
-    if not root.is_dir():
-        pytest.fail(f"test vectors not found at {root} (set VERITEE_VECTORS)", pytrace=False)
-    return root
-
-
-def load_vector_json(relative: str) -> object:
-    return json.loads((vectors_dir() / relative).read_text(encoding="utf-8"))
+from shared_vectors import vectors_dir
 
 
 @pytest.fixture(scope="session")

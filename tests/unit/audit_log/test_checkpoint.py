@@ -11,7 +11,7 @@ import base64
 from typing import Any
 
 import pytest
-from conftest import load_vector_json, vectors_dir
+from shared_vectors import load_vector_json, vectors_dir
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from hypothesis import given, settings

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import load_vector_json, vectors_dir
+from shared_vectors import load_vector_json, vectors_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

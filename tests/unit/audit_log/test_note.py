@@ -11,7 +11,7 @@ import hashlib
 from typing import Any
 
 import pytest
-from conftest import load_vector_json
+from shared_vectors import load_vector_json
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -11,7 +11,7 @@ from base64 import b64decode
 from typing import Any
 
 import pytest
-from conftest import load_vector_json
+from shared_vectors import load_vector_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
