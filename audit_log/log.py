@@ -59,6 +59,7 @@ from audit_log.tiles import TILE_WIDTH, TileCoord, tile_width_at
 from audit_log.tree_edge import TreeEdge
 
 MAX_TOPIC_LENGTH = 64
+MAX_OUTBOX_KEY_LENGTH = 128
 MAX_OUTBOX_PAYLOAD = 1 << 20
 MAX_COUNTER_NAME = 128
 MAX_OUTBOX_PAGE = 1000
@@ -71,6 +72,7 @@ class OutboxItem:
 
     topic: str
     payload: bytes = field(repr=False)
+    key: str | None = None  # a lookup key, e.g. the verdict id of a signed verdict
 
     def __post_init__(self) -> None:
         if (
@@ -81,6 +83,17 @@ class OutboxItem:
             raise FormatError(f"outbox topic must be 1..{MAX_TOPIC_LENGTH} printable ASCII characters")
         if not isinstance(self.payload, bytes) or len(self.payload) > MAX_OUTBOX_PAYLOAD:
             raise FormatError(f"outbox payload must be bytes of at most {MAX_OUTBOX_PAYLOAD}")
+        if self.key is not None and (
+            not 0 < len(self.key) <= MAX_OUTBOX_KEY_LENGTH
+            or not self.key.isascii()
+            or not self.key.isprintable()
+        ):
+            raise FormatError(f"outbox key must be 1..{MAX_OUTBOX_KEY_LENGTH} printable ASCII characters")
+
+
+#: Outbox rows given directly, or made by the writer once the entry's index is known (for objects
+#: that must name their own log index, such as a signed verdict).
+Outbox = Sequence[OutboxItem] | Callable[[int], Sequence[OutboxItem]]
 
 
 @dataclass(frozen=True)
@@ -101,7 +114,7 @@ _Future = asyncio.Future[AppendResult] | concurrent.futures.Future[AppendResult]
 class _Request:
     kind: EntryKind
     body: bytes
-    outbox: tuple[OutboxItem, ...]
+    outbox: tuple[OutboxItem, ...] | Callable[[int], Sequence[OutboxItem]]
     state: tuple[tuple[str, int], ...]
     future: _Future
     loop: asyncio.AbstractEventLoop | None
@@ -270,7 +283,7 @@ class AuditLog:
         self,
         kind: EntryKind,
         body: Mapping[str, object],
-        outbox: Sequence[OutboxItem],
+        outbox: Outbox,
         state: Mapping[str, int] | None,
         future: _Future,
         loop: asyncio.AbstractEventLoop | None,
@@ -279,9 +292,7 @@ class AuditLog:
             entry_kind = EntryKind(kind)
         except ValueError:
             raise FormatError("unknown audit entry kind") from None
-        items = tuple(outbox)
-        if not all(isinstance(item, OutboxItem) for item in items):
-            raise FormatError("outbox items must be OutboxItem")
+        items = outbox if callable(outbox) else _outbox_items(outbox)
         return _Request(entry_kind, canonical_body(body), items, _validate_state(state), future, loop)
 
     def _enqueue(self, request: _Request) -> None:
@@ -300,13 +311,14 @@ class AuditLog:
         kind: EntryKind,
         body: Mapping[str, object],
         *,
-        outbox: Sequence[OutboxItem] = (),
+        outbox: Outbox = (),
         state: Mapping[str, int] | None = None,
     ) -> AppendResult:
         """Append one entry; returns once it is durable. Bad bodies raise :class:`FormatError` at once.
 
-        ``outbox`` rows and ``state`` counters are written in the same transaction. Cancelling the
-        caller does not withdraw an entry that is already queued.
+        ``outbox`` rows and ``state`` counters are written in the same transaction. ``outbox`` may be a
+        function of the entry's index, called by the writer before the commit; if it raises, only this
+        entry fails. Cancelling the caller does not withdraw an entry that is already queued.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[AppendResult] = loop.create_future()
@@ -318,7 +330,7 @@ class AuditLog:
         kind: EntryKind,
         body: Mapping[str, object],
         *,
-        outbox: Sequence[OutboxItem] = (),
+        outbox: Outbox = (),
         state: Mapping[str, int] | None = None,
     ) -> AppendResult:
         """:meth:`append` for synchronous callers; blocks until the entry is durable."""
@@ -355,8 +367,9 @@ class AuditLog:
             return
         head = self._head
         try:
-            new_head, batch, results = self._prepare(head, requests)
-            self._store.commit(batch)
+            new_head, batch, outcomes = self._prepare(head, requests)
+            if batch is not None:
+                self._store.commit(batch)
         except StateMoved as exc:
             self._failure = StoreError(f"{exc}; reopen the log")
             _settle([(r, _append_failed(len(requests), exc)) for r in requests])
@@ -364,31 +377,47 @@ class AuditLog:
             _settle([(r, _append_failed(len(requests), exc)) for r in requests])
         else:
             self._head = new_head
-            _settle(list(zip(requests, results, strict=True)))
+            _settle(outcomes)
 
-    def _prepare(self, head: _Head, requests: list[_Request]) -> tuple[_Head, Batch, list[AppendResult]]:
-        """Sequence and integrate ``requests`` on a copy of the head; nothing is shared until commit."""
+    def _prepare(
+        self, head: _Head, requests: list[_Request]
+    ) -> tuple[_Head, Batch | None, list[tuple[_Request, AppendResult | AuditLogError]]]:
+        """Sequence and integrate ``requests`` on a copy of the head; nothing is shared until commit.
+
+        A request whose outbox function fails gets that failure and takes no index.
+        """
         edge, chain, outbox_id = head.edge.copy(), head.chain, head.last_outbox_id
         now = int(self._clock() * 1000)
         entries: list[StoredEntry] = []
-        results: list[AppendResult] = []
+        outcomes: list[tuple[_Request, AppendResult | AuditLogError]] = []
         completed: list[tuple[TileCoord, bytes]] = []
         outbox: list[OutboxRecord] = []
         counters: dict[str, int] = {}
         for request in requests:
             seq, entry_time = chain.size, max(now, chain.last_time)
+            try:
+                items = (
+                    request.outbox
+                    if isinstance(request.outbox, tuple)
+                    else _outbox_items(request.outbox(seq))
+                )
+            except Exception as exc:  # Only this entry fails; it takes no index.
+                outcomes.append((request, _outbox_failed(exc)))
+                continue
             data = encode_entry(seq, entry_time, request.kind, chain.last_leaf, request.body)
             leaf = merkle.leaf_hash(data)
             entries.append(StoredEntry(seq, self._sealer.seal(seq, data), leaf))
             completed.extend(edge.append(leaf))
             ids = []
-            for item in request.outbox:
+            for item in items:
                 outbox_id += 1
-                outbox.append(OutboxRecord(outbox_id, item.topic, entry_time, item.payload, seq))
+                outbox.append(OutboxRecord(outbox_id, item.topic, entry_time, item.payload, seq, item.key))
                 ids.append(outbox_id)
             counters.update(request.state)
             chain = ChainState(seq + 1, leaf, entry_time)
-            results.append(AppendResult(seq, leaf, data, entry_time, tuple(ids)))
+            outcomes.append((request, AppendResult(seq, leaf, data, entry_time, tuple(ids))))
+        if not entries:
+            return head, None, outcomes
         old_size = head.chain.size
         tiles = tuple(
             TileWrite(coord, data, tile_width_at(coord.level, coord.index, old_size) > 0)
@@ -404,7 +433,7 @@ class AuditLog:
             tuple(CounterWrite(name, value, name in head.counters) for name, value in counters.items()),
         )
         merged = {**head.counters, **counters} if counters else head.counters
-        return _Head(edge, chain, root, outbox_id, merged), batch, results
+        return _Head(edge, chain, root, outbox_id, merged), batch, outcomes
 
     # -- reading the tree --------------------------------------------------------------------------
 
@@ -456,6 +485,17 @@ class AuditLog:
             row = partial.levels[0]
         return b"".join(row[: coord.width])
 
+    def leaf_hash(self, index: int) -> bytes:
+        """The leaf hash of entry ``index`` (read from the tiles, no decryption)."""
+        head = self._head
+        if not 0 <= index < head.chain.size:
+            raise NotFound(f"the log has no entry {index}")
+        return self._node_reader(head)(0, index)
+
+    @property
+    def store_description(self) -> str:
+        return self._store.description
+
     def entry(self, index: int) -> bytes:
         """The plaintext bytes of entry ``index``, checked against its stored leaf hash."""
         if not 0 <= index < self.size:
@@ -502,6 +542,10 @@ class AuditLog:
     def latest_checkpoint(self) -> bytes | None:
         return None if self._latest is None else self._latest[1]
 
+    @property
+    def latest_checkpoint_size(self) -> int | None:
+        return None if self._latest is None else self._latest[0]
+
     def _check_latest_checkpoint(self) -> None:
         """On open: the latest stored checkpoint must describe a prefix of the stored tree."""
         if self._latest is None:
@@ -538,6 +582,11 @@ class AuditLog:
     def state_value(self, name: str) -> int | None:
         """A counter written by :meth:`append`'s ``state`` (committed value), or None if never set."""
         return self._head.counters.get(name)
+
+    def outbox_by_key(self, topic: str, key: str) -> OutboxRecord | None:
+        """The newest committed outbox row of ``topic`` stored under ``key`` (e.g. a verdict id)."""
+        with self._store.reading() as reader:
+            return reader.outbox_by_key(topic, key)
 
     def outbox_after(self, cursor: int, limit: int = 100) -> list[OutboxRecord]:
         """Committed outbox rows with id > ``cursor``, in id (= commit) order."""
@@ -589,6 +638,24 @@ class AuditLog:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+def _outbox_items(items: Sequence[OutboxItem]) -> tuple[OutboxItem, ...]:
+    checked = tuple(items)
+    if not all(isinstance(item, OutboxItem) for item in checked):
+        raise FormatError("outbox items must be OutboxItem")
+    return checked
+
+
+def _outbox_failed(cause: BaseException) -> AuditLogError:
+    error = (
+        cause
+        if isinstance(cause, AuditLogError)
+        else StoreError(f"the entry's outbox function failed ({type(cause).__name__})")
+    )
+    if error is not cause:
+        error.__cause__ = cause
+    return error
 
 
 def _append_failed(count: int, cause: BaseException) -> StoreError:

@@ -62,6 +62,7 @@ class OutboxRecord:
     created_at: int
     payload: bytes = field(repr=False)
     entry_index: int
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,10 @@ class StoreReader(Protocol):
     def latest_checkpoint(self) -> StoredCheckpoint | None: ...
 
     def outbox_after(self, cursor: int, limit: int) -> list[OutboxRecord]: ...
+
+    def outbox_by_key(self, topic: str, key: str) -> OutboxRecord | None:
+        """The newest row of ``topic`` stored under ``key``."""
+        ...
 
     def last_outbox_id(self) -> int: ...
 

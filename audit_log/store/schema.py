@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -74,6 +75,8 @@ outbox = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("payload", LargeBinary, nullable=False),
     Column("entry_index", BigInteger, nullable=False),
+    Column("key", String(128), nullable=True),
+    Index("audit_outbox_by_key", "topic", "key"),
 )
 
 counters = Table(

@@ -25,7 +25,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, inspect, select, text
+from sqlalchemy import Connection, Engine, Row, bindparam, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -234,16 +234,24 @@ class _SqlReader:
     def outbox_after(self, cursor: int, limit: int) -> list[OutboxRecord]:
         o = schema.outbox
         rows = self._conn.execute(select(o).where(o.c.id > cursor).order_by(o.c.id).limit(limit))
-        return [
-            OutboxRecord(row.id, row.topic, row.created_at, bytes(row.payload), row.entry_index)
-            for row in rows
-        ]
+        return [_outbox_record(row) for row in rows]
+
+    def outbox_by_key(self, topic: str, key: str) -> OutboxRecord | None:
+        o = schema.outbox
+        row = self._conn.execute(
+            select(o).where(o.c.topic == topic, o.c.key == key).order_by(o.c.id.desc()).limit(1)
+        ).one_or_none()
+        return None if row is None else _outbox_record(row)
 
     def last_outbox_id(self) -> int:
         return int(self._conn.execute(select(func.coalesce(func.max(schema.outbox.c.id), 0))).scalar_one())
 
     def counters(self) -> dict[str, int]:
         return {name: value for name, value in self._conn.execute(select(schema.counters))}
+
+
+def _outbox_record(row: Row[Any]) -> OutboxRecord:
+    return OutboxRecord(row.id, row.topic, row.created_at, bytes(row.payload), row.entry_index, row.key)
 
 
 class SqlLogStore:
@@ -376,6 +384,7 @@ class SqlLogStore:
                             "created_at": o.created_at,
                             "payload": o.payload,
                             "entry_index": o.entry_index,
+                            "key": o.key,
                         }
                         for o in batch.outbox
                     ],

@@ -56,7 +56,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("payload", sa.LargeBinary, nullable=False),
         sa.Column("entry_index", sa.BigInteger, nullable=False),
+        sa.Column("key", sa.String(128), nullable=True),
     )
+    op.create_index("audit_outbox_by_key", "audit_outbox", ["topic", "key"])
     op.create_table(
         "audit_counters",
         sa.Column("name", sa.String(128), primary_key=True),
