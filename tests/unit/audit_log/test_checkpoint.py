@@ -11,11 +11,11 @@ import base64
 from typing import Any
 
 import pytest
-from shared_vectors import load_vector_json, vectors_dir
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_vectors import load_vector_json, vectors_dir
 
 from audit_log.checkpoint import Checkpoint, CheckpointPolicy, parse_decimal, sign_checkpoint
 from audit_log.errors import FormatError, VerificationError

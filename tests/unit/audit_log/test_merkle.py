@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shared_vectors import load_vector_json, vectors_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_vectors import load_vector_json, vectors_dir
 
 from audit_log.errors import FormatError, VerificationError
 from audit_log.merkle import (

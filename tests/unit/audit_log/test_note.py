@@ -11,10 +11,10 @@ import hashlib
 from typing import Any
 
 import pytest
-from shared_vectors import load_vector_json
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_vectors import load_vector_json
 
 from audit_log.errors import FormatError, VerificationError
 from audit_log.formats.note import (

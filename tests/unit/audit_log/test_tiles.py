@@ -11,9 +11,9 @@ from base64 import b64decode
 from typing import Any
 
 import pytest
-from shared_vectors import load_vector_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_vectors import load_vector_json
 
 from audit_log.errors import FormatError
 from audit_log.merkle import EMPTY_ROOT, CompactRange, leaf_hash
