@@ -1,1 +1,26 @@
-"""veritee inference package."""
+"""The in-TEE gateway: OpenAI-compatible API, fail-closed safety pipeline, audit and disclosures.
+
+Importing this package starts nothing: :func:`serve_gateway` runs a :class:`Gateway` under uvicorn,
+:func:`create_app` builds the HTTP application for a started one.
+"""
+
+from inference.attestation import SIMULATED_BANNER
+from inference.config import BackendKind, Settings, default_data_dir
+from inference.errors import ConfigError, GatewayError
+from inference.http.app import create_app
+from inference.server import Listening
+from inference.server import serve as serve_gateway
+from inference.service import Gateway
+
+__all__ = [
+    "SIMULATED_BANNER",
+    "BackendKind",
+    "ConfigError",
+    "Gateway",
+    "GatewayError",
+    "Listening",
+    "Settings",
+    "create_app",
+    "default_data_dir",
+    "serve_gateway",
+]

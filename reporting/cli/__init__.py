@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from reporting.cli import attest, authority
+from reporting.cli import attest, authority, serve
 from reporting.cli import log as log_commands
 
 app = typer.Typer(
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("serve")(serve.serve)
 app.add_typer(log_commands.app, name="log")
 app.add_typer(authority.app, name="authority")
 app.add_typer(attest.app, name="attest")

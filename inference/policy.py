@@ -1,0 +1,180 @@
+"""``policy.toml``: the attested safety policy.
+
+The policy is the contract the TEE enforces and attests: per-category thresholds and actions,
+disclosure thresholds and authorities (with their public keys: disclosures can only be sealed to keys
+listed here), the classifier manifest, the streaming window and input limits. Its SHA-256 over the
+exact file bytes goes into the attestation claims and a ``policy`` audit entry.
+
+The schema is versioned (``schema_version``) and strict: unknown keys are errors, so a typo never
+silently weakens the policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from disclosure import Authority, DisclosureError, DisclosurePolicy, DisclosureRule
+from inference.errors import ConfigError
+
+SCHEMA_VERSION = 1
+#: A disclosure is a mandatory report to an authority; it is never made below this confidence.
+MIN_DISCLOSURE_THRESHOLD = 0.999
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Action = Literal["allow", "block", "redact"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class CategoryRule(_Strict):
+    """What to do when a category's confidence reaches ``threshold``."""
+
+    threshold: Probability
+    action: Action
+    disclosure_threshold: Probability | None = None
+    authority: str | None = None
+
+    @model_validator(mode="after")
+    def _disclosure_is_rare(self) -> CategoryRule:
+        if (self.authority is None) != (self.disclosure_threshold is None):
+            raise ValueError("authority and disclosure_threshold go together")
+        if self.disclosure_threshold is not None:
+            if self.disclosure_threshold < MIN_DISCLOSURE_THRESHOLD:
+                raise ValueError(f"disclosure_threshold must be >= {MIN_DISCLOSURE_THRESHOLD}")
+            if self.action != "block":
+                raise ValueError("a category that can trigger a disclosure must block")
+        return self
+
+
+class AuthorityEntry(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+    name: str
+    suite: Literal["x25519-sealedbox", "hpke-xwing"]
+    public_key: Annotated[str, Field(min_length=1)]
+
+
+class ManifestEntry(_Strict):
+    id: str
+    version: str
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ClassifierSettings(_Strict):
+    timeout_ms: Annotated[int, Field(gt=0, le=60_000)] = 1_000
+    learned: bool = True
+    embedding: bool = False
+    manifest: list[ManifestEntry] = []
+
+
+class StreamingSettings(_Strict):
+    """Output is released in windows of ``window_chars`` after classification; each window is
+    classified together with the last ``overlap_chars`` already released, so a phrase split across
+    windows is still seen."""
+
+    window_chars: Annotated[int, Field(ge=16, le=65_536)] = 256
+    overlap_chars: Annotated[int, Field(ge=0, le=8_192)] = 96
+
+    @model_validator(mode="after")
+    def _overlap_below_window(self) -> StreamingSettings:
+        if self.overlap_chars >= self.window_chars:
+            raise ValueError("overlap_chars must be smaller than window_chars")
+        return self
+
+
+class Limits(_Strict):
+    max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
+    max_messages: Annotated[int, Field(gt=0)] = 256
+    max_message_chars: Annotated[int, Field(gt=0)] = 131_072
+    max_total_chars: Annotated[int, Field(gt=0)] = 524_288
+    max_tokens: Annotated[int, Field(gt=0)] = 8_192
+    max_n: Annotated[int, Field(gt=0, le=16)] = 4
+    max_tools: Annotated[int, Field(gt=0)] = 64
+
+
+class PolicyModel(_Strict):
+    schema_version: Literal[1]
+    version: Annotated[str, Field(min_length=1, max_length=128)]
+    categories: dict[str, CategoryRule]
+    authorities: list[AuthorityEntry] = []
+    classifiers: ClassifierSettings = ClassifierSettings()
+    streaming: StreamingSettings = StreamingSettings()
+    limits: Limits = Limits()
+
+    @model_validator(mode="after")
+    def _authorities_resolve(self) -> PolicyModel:
+        ids = [a.id for a in self.authorities]
+        if len(set(ids)) != len(ids):
+            raise ValueError("authority ids must be unique")
+        for name, rule in self.categories.items():
+            if rule.authority is not None and rule.authority not in ids:
+                raise ValueError(f"category {name} names unknown authority {rule.authority}")
+        return self
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy with the hash of the exact bytes it was read from."""
+
+    model: PolicyModel
+    sha256: str
+    source: str
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str) -> Policy:
+        try:
+            raw = tomllib.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"policy {source} is not valid TOML: {exc}") from exc
+        try:
+            model = PolicyModel.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"policy {source} is invalid: {problems}") from None
+        return cls(model, hashlib.sha256(data).hexdigest(), source)
+
+    def disclosure_policy(self) -> DisclosurePolicy:
+        """The authorities and disclosure rules, with every public key parsed and checked."""
+        return _disclosure_policy(self.model)
+
+    @classmethod
+    def load(cls, path: Path) -> Policy:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read policy {path}: {exc.strerror}") from exc
+        return cls.from_bytes(data, str(path))
+
+
+def shipped_policy_bytes() -> bytes:
+    """The default policy that ships with the package (no authority keys: see ``demo_policy``)."""
+    return resources.files("inference.data").joinpath("default-policy.toml").read_bytes()
+
+
+def _disclosure_policy(model: PolicyModel) -> DisclosurePolicy:
+    try:
+        return DisclosurePolicy(
+            policy_version=model.version,
+            authorities=tuple(Authority.from_policy(a.id, a.suite, a.public_key) for a in model.authorities),
+            rules=tuple(
+                DisclosureRule(name, rule.authority, rule.disclosure_threshold)
+                for name, rule in sorted(model.categories.items())
+                if rule.authority is not None and rule.disclosure_threshold is not None
+            ),
+        )
+    except DisclosureError as exc:
+        raise ConfigError(f"policy authorities are invalid: {exc}") from exc
