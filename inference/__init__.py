@@ -8,13 +8,14 @@ from inference.attestation import SIMULATED_BANNER
 from inference.config import BackendKind, Settings, default_data_dir
 from inference.errors import ConfigError, GatewayError
 from inference.http.app import create_app
-from inference.server import Listening
+from inference.server import BackgroundGateway, Listening
 from inference.server import serve as serve_gateway
 from inference.service import Gateway
 
 __all__ = [
     "SIMULATED_BANNER",
     "BackendKind",
+    "BackgroundGateway",
     "ConfigError",
     "Gateway",
     "GatewayError",

@@ -13,6 +13,7 @@ import os
 import socket
 import ssl
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,3 +125,60 @@ async def serve(
             watcher.cancel()
     finally:
         await gateway.stop()
+
+
+class BackgroundGateway:
+    """Run :func:`serve` on its own thread and event loop (the demo, tests, embedding).
+
+    ``with BackgroundGateway(settings) as listening:`` returns once the server listens, or raises what
+    stopped it from starting; leaving the block stops it cleanly (flush, shutdown entry) and joins.
+    """
+
+    def __init__(self, settings: Settings, *, start_timeout: float = 120.0) -> None:
+        self._settings = settings
+        self._start_timeout = start_timeout
+        self._ready = threading.Event()
+        self._listening: Listening | None = None
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="veritee-gateway", daemon=True)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+
+            def ready(listening: Listening) -> None:
+                self._listening = listening
+                self._ready.set()
+
+            await serve(self._settings, on_ready=ready, stop=self._stop)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # Reported to the thread that waits for start-up.
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    def __enter__(self) -> Listening:
+        self._thread.start()
+        if not self._ready.wait(self._start_timeout):
+            raise TimeoutError(f"the gateway did not start within {self._start_timeout} s")
+        if self._listening is None:
+            self._thread.join()
+            assert self._error is not None
+            raise self._error
+        return self._listening
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

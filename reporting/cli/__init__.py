@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from reporting.cli import attest, authority, serve
+from reporting.cli import attest, authority, demo, serve
 from reporting.cli import log as log_commands
 
 app = typer.Typer(
@@ -15,6 +15,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("serve")(serve.serve)
+app.command("demo")(demo.demo)
 app.add_typer(log_commands.app, name="log")
 app.add_typer(authority.app, name="authority")
 app.add_typer(attest.app, name="attest")
