@@ -6,22 +6,27 @@ Importing this package starts nothing: :func:`serve_gateway` runs a :class:`Gate
 
 from inference.attestation import SIMULATED_BANNER
 from inference.config import BackendKind, Settings, default_data_dir
+from inference.demo_authorities import demo_key_path
 from inference.errors import ConfigError, GatewayError
 from inference.http.app import create_app
 from inference.server import BackgroundGateway, Listening
 from inference.server import serve as serve_gateway
 from inference.service import Gateway
+from inference.verdicts import VERDICT_PAYLOAD_TYPE, ExternalVerdict
 
 __all__ = [
     "SIMULATED_BANNER",
+    "VERDICT_PAYLOAD_TYPE",
     "BackendKind",
     "BackgroundGateway",
     "ConfigError",
+    "ExternalVerdict",
     "Gateway",
     "GatewayError",
     "Listening",
     "Settings",
     "create_app",
     "default_data_dir",
+    "demo_key_path",
     "serve_gateway",
 ]

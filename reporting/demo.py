@@ -37,10 +37,8 @@ from audit_log import (
 )
 from audit_log.formats import dsse, jcs
 from disclosure import OUTBOX_TOPIC, AuthorityPrivateKey, check_disclosure
-from inference import BackgroundGateway, Listening, Settings
+from inference import VERDICT_PAYLOAD_TYPE, BackgroundGateway, Listening, Settings, demo_key_path
 from inference.attestation import ExpectedClaims, UnsafeAcceptSimulated, VerifiedAttestation
-from inference.demo_authorities import demo_key_path
-from inference.verdicts import VERDICT_PAYLOAD_TYPE
 from reporting import client as attested
 
 MODEL = "veritee-local-echo"
