@@ -1,6 +1,6 @@
 """Benchmark the safety classifiers on the held-out test split and measure their speed.
 
-    python benchmarks/classifiers.py [--embedding] [--block-threshold 0.5] [--repeat 200]
+    python -m benchmarks.classifiers [--embedding] [--block-threshold 0.5] [--repeat 200]
 
 Prints, for the layer stack patterns + learned (and + embedding with ``--embedding``):
 

@@ -93,15 +93,22 @@ class NgramModel:
         return vector
 
     def window_scores(
-        self, text: str, concept_names: frozenset[str]
+        self, text: str, match: PatternMatch
     ) -> tuple[npt.NDArray[np.float64], list[tuple[int, int]]]:
-        """Raw scores ``(n_windows, 4)`` and the normalised ``[start, end)`` of each window."""
-        offset = self._bias + self.concept_vector(concept_names) @ self._concept_weights
+        """Raw scores ``(n_windows, 4)`` and the normalised ``[start, end)`` of each window.
+
+        Each window sees only the concepts hit inside it, so a defensive word far away in a
+        long text cannot mask a harmful request, nor a harmful term far away lend it weight.
+        """
         buckets, positions = featurize(text)
         starts = window_starts(len(text), WINDOW_CHARS, WINDOW_STRIDE)
         bounds = [(s, min(s + WINDOW_CHARS, len(text))) for s in starts]
+        concepts = np.stack(
+            [self.concept_vector(match.concepts_in(s, e if e < len(text) else None)) for s, e in bounds]
+        )
+        offset = self._bias + concepts @ self._concept_weights
         if len(buckets) == 0:
-            return np.tile(offset, (len(bounds), 1)), bounds
+            return offset, bounds
         order = np.argsort(positions, kind="stable")
         sorted_positions = positions[order]
         gathered = self._weights[buckets[order]].astype(np.float64)
@@ -113,7 +120,7 @@ class NgramModel:
             hi = np.searchsorted(sorted_positions, [e for _, e in bounds], side="left")
         counts = np.maximum(hi - lo, 1).astype(np.float64)
         sums = cumulative[hi] - cumulative[lo]
-        return sums / np.sqrt(counts)[:, None] + offset, bounds
+        return np.asarray(sums / np.sqrt(counts)[:, None] + offset, dtype=np.float64), bounds
 
 
 def parse_ngram_model(raw: bytes) -> NgramModel:
@@ -169,7 +176,7 @@ class LearnedLayer:
     def score(self, normalized: NormalizedText, match: PatternMatch | None = None) -> LayerScores:
         if match is None:
             match = self._matcher.match(normalized)
-        raw, bounds = self._model.window_scores(normalized.text, match.concept_names)
+        raw, bounds = self._model.window_scores(normalized.text, match)
         probabilities = sigmoid(raw * self._scale + self._offset)
         best = probabilities.argmax(axis=0)
         spans: list[Span] = []

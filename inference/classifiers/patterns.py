@@ -65,24 +65,33 @@ class CategoryRules:
 
 @dataclass(frozen=True)
 class PatternMatch:
-    """Raw pattern evidence: the tier per category and the original-text spans behind it."""
+    """Raw pattern evidence: tiers, original-text spans, and where each concept was hit.
+
+    ``concept_hits`` holds ``(name, start, end)`` in normalised-text offsets: ``category/group``
+    for a category's term group, ``*/group`` for a shared group (intent, harm, defence framing),
+    and ``category/tierN`` at the hits that made the category's tier.
+    """
 
     tiers: Mapping[Category, int]
     spans: tuple[Span, ...]
-    concepts: frozenset[str]
+    concept_hits: tuple[tuple[str, int, int], ...]
+
+    def concepts_in(self, start: int = 0, end: int | None = None) -> frozenset[str]:
+        """Concept names hit at offsets in ``[start, end)``, plus conjunctions of the
+        category groups with the shared groups hit there (features of the learned layer)."""
+        names = {
+            name
+            for name, hit_start, _ in self.concept_hits
+            if hit_start >= start and (end is None or hit_start < end)
+        }
+        shared = {name for name in names if name.startswith("*/")}
+        own = {name for name in names - shared if "/tier" not in name}
+        return frozenset(names | {f"{a}&{b}" for a in own for b in shared})
 
     @property
     def concept_names(self) -> frozenset[str]:
-        """Names of what was hit, as features for the learned layer.
-
-        ``category/group`` per category group hit, ``*/group`` per shared group hit, their
-        conjunctions ``category/group&*/group``, and ``category/tierN`` for tiers 1 and 2.
-        """
-        tiers = {f"{c}/tier{t}" for c, t in self.tiers.items() if t > 0}
-        shared = {name for name in self.concepts if name.startswith("*/")}
-        own = self.concepts - shared
-        pairs = {f"{a}&{b}" for a in own for b in shared}
-        return self.concepts | tiers | pairs
+        """All concepts of the whole text."""
+        return self.concepts_in()
 
 
 class PatternMatcher:
@@ -131,20 +140,25 @@ class PatternMatcher:
                 hits[category].append(_Hit(group, start, end, word))
         tiers: dict[Category, int] = {}
         spans: list[Span] = []
-        concepts: set[str] = set()
+        concept_hits: list[tuple[str, int, int]] = []
         for category in CATEGORIES:
             rules = self._rules.get(category)
             category_hits = _drop_nested(hits[category])
-            concepts.update(
-                f"*/{hit.group}" if rules and hit.group in rules.shared else f"{category}/{hit.group}"
+            concept_hits += [
+                (
+                    f"*/{hit.group}" if rules and hit.group in rules.shared else f"{category}/{hit.group}",
+                    hit.start,
+                    hit.end,
+                )
                 for hit in category_hits
-            )
+            ]
             tier, used = (0, []) if rules is None else self._tier(rules, category_hits)
             tiers[category] = tier
             for hit in used:
+                concept_hits.append((f"{category}/tier{tier}", hit.start, hit.end))
                 start, end = normalized.to_original(hit.start, hit.end)
                 spans.append(Span(start, end, category, LAYER_NAME))
-        return PatternMatch(tiers, tuple(dict.fromkeys(spans)), frozenset(concepts))
+        return PatternMatch(tiers, tuple(dict.fromkeys(spans)), tuple(dict.fromkeys(concept_hits)))
 
     @property
     def concept_vocabulary(self) -> tuple[str, ...]:

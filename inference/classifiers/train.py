@@ -13,8 +13,8 @@ Uses the ``train`` split only (the ``test`` split is for ``benchmarks/classifier
    (``embedding_head.npz``);
 5. for every subset of layers, a non-negative logistic stacker is fitted per category on the
    out-of-fold probabilities, and a recommended block threshold is read off the same out-of-fold
-   confidences: the lowest (at least 0.5) that at most 0.25 % of the category's negatives reach,
-   so four categories together stay under a 1 % false-positive rate (``calibration.json``).
+   confidences: the lowest (at least 0.5) that at most 0.25 % of the benign items reach, so four
+   categories together stay under a 1 % benign false-positive rate (``calibration.json``).
 
 Artefacts are written byte-for-byte reproducibly: fixed seeds, sorted JSON, and ``.npz`` files
 assembled here with a fixed timestamp (``numpy.savez`` would stamp the current time).
@@ -54,7 +54,7 @@ NGRAM_L2 = 1e-3
 NGRAM_EPOCHS = 250
 NGRAM_LR = 0.1
 BENIGN_WEIGHT = 2.0
-NEGATIVE_RATE = 0.0025  # per category, so four categories stay under a 1 % false-positive rate
+NEGATIVE_RATE = 0.0025  # of benign items per category, so four stay under a 1 % benign FPR
 HEAD_L2 = 1e-4
 HEAD_EPOCHS = 600
 HEAD_LR = 0.05
@@ -100,8 +100,8 @@ def fit_ngram(
     )
 
 
-def ngram_raw(model: NgramModel, texts: Sequence[str], concepts: Sequence[frozenset[str]]) -> F64:
-    return np.array([model.window_scores(t, c)[0].max(axis=0) for t, c in zip(texts, concepts, strict=True)])
+def ngram_raw(model: NgramModel, texts: Sequence[str], matches: Sequence[PatternMatch]) -> F64:
+    return np.array([model.window_scores(t, m)[0].max(axis=0) for t, m in zip(texts, matches, strict=True)])
 
 
 def out_of_fold(
@@ -161,7 +161,7 @@ def fit_stackers(layer_probabilities: dict[str, F64], targets: F64) -> dict[str,
                     features, targets[:, k : k + 1], np.ones(len(p)), 1e-3, 3000, 0.05, True
                 )
                 confidence = 1.0 / (1.0 + np.exp(-(features @ weights[:, 0] + bias[0])))
-                negatives = confidence[targets[:, k] == 0]
+                negatives = confidence[targets.sum(axis=1) == 0]
                 threshold = float(np.quantile(negatives, 1.0 - NEGATIVE_RATE)) if len(negatives) else 0.5
                 entry[str(category)] = {
                     "bias": round(float(bias[0]), 6),
@@ -206,7 +206,7 @@ def train(data: Path, out: Path, with_embedding: bool) -> dict[str, object]:
             [texts[i] for i in train_idx], [concepts[i] for i in train_idx], vocabulary,
             targets[train_idx],
         )  # fmt: skip
-        return ngram_raw(model, [texts[i] for i in held], [concepts[i] for i in held])
+        return ngram_raw(model, [texts[i] for i in held], [matches[i] for i in held])
 
     ngram_oof = out_of_fold(len(rows), groups, ngram_fold)
     platt = {"learned": fit_platt(ngram_oof, targets)}
