@@ -49,8 +49,8 @@ class Settings:
             raise ConfigError("production mode terminates TLS inside the TEE; --no-tls is refused")
         if self.mode is Mode.PRODUCTION and self.policy is None:
             raise ConfigError("production mode needs an explicit --policy with the real authority keys")
-        if not 0 < self.port < 65536:
-            raise ConfigError("port must be 1..65535")
+        if not 0 <= self.port < 65536:
+            raise ConfigError("port must be 0..65535 (0 = any free port)")
         if self.checkpoint_interval <= 0:
             raise ConfigError("checkpoint interval must be positive")
 

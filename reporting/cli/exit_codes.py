@@ -22,6 +22,7 @@ from rich.console import Console
 
 import audit_log
 import disclosure
+import inference
 from inference import attestation, backends
 
 
@@ -57,6 +58,7 @@ register(attestation.AttestationFormatError, ExitCode.BAD_INPUT, "bad input")
 register(attestation.AttestationVerificationError, ExitCode.VERIFICATION_FAILED, "attestation not verified")
 register(backends.BackendError, ExitCode.ENVIRONMENT, "model backend error")
 register(backends.BackendConfigError, ExitCode.BAD_INPUT, "bad backend settings")
+register(inference.ConfigError, ExitCode.BAD_INPUT, "gateway refused to start")
 
 
 def classify(exc: BaseException) -> tuple[ExitCode, str]:
