@@ -27,7 +27,7 @@ from typing import Literal, Protocol
 from audit_log.formats import jcs
 from inference.backends.base import Backend, Chunk, GenerationRequest, ToolCall, Usage
 from inference.backends.errors import BackendError, BackendRejected
-from inference.errors import BadRequest, GatewayError, Refused, SafetyBlock
+from inference.errors import BadRequest, GatewayError, Pushback, Refused, SafetyBlock
 from inference.gates import GateDecision, TextAssessment, decide, redact
 from inference.policy import Policy
 from inference.streaming import Holdback, Window
@@ -375,6 +375,12 @@ async def _guarded(source: AsyncIterator[Chunk | Usage]) -> AsyncGenerator[Chunk
         raise Refused("backend") from exc
 
 
+def _failed_stage(exc: GatewayError) -> str:
+    if isinstance(exc, Refused):
+        return exc.stage
+    return "audit" if isinstance(exc, Pushback) else "backend"
+
+
 class StreamSession:
     """One streamed answer: windows released after classification, verdicts around them."""
 
@@ -415,10 +421,10 @@ class StreamSession:
                 if self._finished:
                     return
                 await self._pull()
-        except (Refused, BadRequest) as exc:
+        except GatewayError as exc:
             self._finished = True
             await self._close_source()
-            yield ErrorEvent(exc.stage if isinstance(exc, Refused) else "backend")
+            yield ErrorEvent(_failed_stage(exc))
             await asyncio.shield(self._record_end("failed"))
         finally:
             if not self._finished:
@@ -485,7 +491,6 @@ class StreamSession:
             self._ready.append(TextEvent(index, text))
 
     async def _finish_choice(self, index: int, reason: str) -> None:
-        self._closed_choices.add(index)
         holdback = self._holdback(index)
         while not self._finished and (window := holdback.next_window(final=True)) is not None:
             await self._release(index, window)
@@ -501,6 +506,8 @@ class StreamSession:
                 await self._block(self._pipeline.evidence(call_texts, assessments, decision))
                 return
             self._ready.append(ToolCallsEvent(index, calls))
+        # Closed only now: a block in its last window or its tool calls still ends it with content_filter.
+        self._closed_choices.add(index)
         self._ready.append(FinishEvent(index, reason))
 
     async def _finish_all(self) -> None:
