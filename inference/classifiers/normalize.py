@@ -17,10 +17,17 @@ Obfuscations undone (each has a unit test):
 The result is lowercase words separated by single spaces. Each character of it remembers the span
 of original characters it came from, so a match found on the normalised text maps back to exactly
 the original characters to redact, invisible characters inside the span included.
+
+The gateway runs this on every message and every output window, so it skips work that provably
+changes nothing: plain ASCII is folded by one table lookup per character, a pass whose trigger
+characters or shape do not occur is not run, and words are found by regular expressions instead of
+character loops. Each shortcut gives exactly the character-by-character result
+(``tests/unit/inference/classifiers/test_classifier_normalize_shortcuts.py`` compares them).
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -59,6 +66,23 @@ def _fold_char(char: str) -> str:
             folded = " "
     _fold_cache[char] = folded
     return folded
+
+
+#: Every ASCII character folds to at most one character, so a translation that keeps the length
+#: dropped nothing and maps character ``i`` to character ``i``.
+_ASCII_FOLD = {code: _fold_char(chr(code)) for code in range(128)}
+#: ``[^\W_]`` is exactly ``str.isalnum`` (checked over all of Unicode by a unit test).
+_ALNUM = r"[^\W_]"
+_LETTERISH = rf"(?:{_ALNUM}|[{re.escape(''.join(sorted({*LEET, *LEET_INTERIOR_ONLY})))}])"
+_SEPARATOR = rf"[{re.escape(''.join(sorted(SPACING_SEPARATORS)))}]{{1,{MAX_SEPARATOR}}}"
+#: What any spaced-out run contains: MIN_SPACED_RUN isolated letters, one to MAX_SEPARATOR
+#: separators apart. Where this never matches, joining spaced letters changes nothing.
+_MAYBE_SPACED = re.compile(
+    rf"(?<!{_LETTERISH}){_LETTERISH}(?:{_SEPARATOR}{_LETTERISH}){{{MIN_SPACED_RUN - 1}}}(?!{_LETTERISH})"
+)
+_ALNUM_RUN = re.compile(rf"{_ALNUM}+")
+_WORD = re.compile(r"[^ ]+")
+_PLAIN_WORD = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
@@ -103,6 +127,18 @@ class _Builder:
         self.chars.append(char)
         self.starts.append(start)
         self.ends.append(end)
+
+
+def _fold_ascii(text: str) -> _Builder | None:
+    """:func:`_fold` of an ASCII text without control characters; None for any other text."""
+    if not text.isascii():
+        return None
+    folded = text.translate(_ASCII_FOLD)
+    if len(folded) != len(text):
+        return None
+    out = _Builder()
+    out.chars, out.starts, out.ends = list(folded), list(range(len(text))), list(range(1, len(text) + 1))
+    return out
 
 
 def _fold(text: str) -> _Builder:
@@ -178,20 +214,13 @@ def _spaced_run(chars: list[str], i: int, n: int) -> tuple[list[int], int] | Non
 
 def _fold_words(src: _Builder) -> None:
     """Fold confusables and leetspeak inside each word, in place."""
-    chars, n = src.chars, len(src.chars)
-    i = 0
-    while i < n:
-        if chars[i] == " ":
-            i += 1
-            continue
-        j = i
-        while j < n and chars[j] != " ":
-            j += 1
-        word = chars[i:j]
-        if not all("a" <= c <= "z" for c in word):
+    chars = src.chars
+    for found in _WORD.finditer("".join(chars)):
+        if _PLAIN_WORD.fullmatch(found.group()) is None:
+            i, j = found.span()
+            word = chars[i:j]
             _fold_word(word)
             chars[i:j] = word
-        i = j
 
 
 def _fold_word(word: list[str]) -> None:
@@ -223,31 +252,30 @@ def _fold_word(word: list[str]) -> None:
 
 def _collapse(src: _Builder, original_length: int) -> NormalizedText:
     """Turn every run of non-alphanumerics into one space and trim both ends."""
-    chars: list[str] = []
+    words: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    pending_space = False
-    for char, start, end in zip(src.chars, src.starts, src.ends, strict=True):
-        if char.isalnum():
-            if pending_space and chars:
-                # The space stands for the gap between the two words (or, inside one
-                # decomposed character such as "¼", for that character).
-                chars.append(" ")
-                starts.append(min(ends[-1], start))
-                ends.append(max(ends[-1], start))
-            pending_space = False
-            chars.append(char)
-            starts.append(start)
-            ends.append(end)
-        else:
-            pending_space = True
-    return NormalizedText("".join(chars), tuple(starts), tuple(ends), original_length)
+    for found in _ALNUM_RUN.finditer("".join(src.chars)):
+        i, j = found.span()
+        if words:
+            # The space stands for the gap between the two words (or, inside one
+            # decomposed character such as "¼", for that character).
+            start = src.starts[i]
+            words.append(" ")
+            starts.append(min(ends[-1], start))
+            ends.append(max(ends[-1], start))
+        words.append(found.group())
+        starts.extend(src.starts[i:j])
+        ends.extend(src.ends[i:j])
+    return NormalizedText("".join(words), tuple(starts), tuple(ends), original_length)
 
 
 def normalize(text: str) -> NormalizedText:
     """Fold ``text`` to the canonical form; see the module docstring for what is undone."""
-    folded = _fold(text)
-    folded = _drop_fillers(folded)
-    folded = _join_spaced_letters(folded)
+    folded = _fold_ascii(text) or _fold(text)
+    if not FILLERS.isdisjoint(folded.chars):
+        folded = _drop_fillers(folded)
+    if _MAYBE_SPACED.search("".join(folded.chars)) is not None:
+        folded = _join_spaced_letters(folded)
     _fold_words(folded)
     return _collapse(folded, len(text))
