@@ -67,7 +67,9 @@ class GatewayMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", []), self.mode_header]
+                # Replace, never duplicate: a router may set the header itself (the attestation one does).
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-veritee-mode"]
+                message["headers"] = [*headers, self.mode_header]
             await send(message)
 
         try:
