@@ -9,6 +9,7 @@ from inference.config import BackendKind, Settings, default_data_dir
 from inference.demo_authorities import demo_key_path
 from inference.errors import ConfigError, GatewayError
 from inference.http.app import create_app
+from inference.policy import Policy, pin_installed_manifest
 from inference.server import BackgroundGateway, Listening
 from inference.server import serve as serve_gateway
 from inference.service import Gateway
@@ -24,9 +25,11 @@ __all__ = [
     "Gateway",
     "GatewayError",
     "Listening",
+    "Policy",
     "Settings",
     "create_app",
     "default_data_dir",
     "demo_key_path",
+    "pin_installed_manifest",
     "serve_gateway",
 ]

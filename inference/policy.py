@@ -12,7 +12,9 @@ silently weakens the policy.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from disclosure import Authority, DisclosureError, DisclosurePolicy, DisclosureRule
+from inference.classifiers import ClassifierError, shipped_manifest
 from inference.errors import ConfigError
 
 SCHEMA_VERSION = 1
@@ -178,3 +181,45 @@ def _disclosure_policy(model: PolicyModel) -> DisclosurePolicy:
         )
     except DisclosureError as exc:
         raise ConfigError(f"policy authorities are invalid: {exc}") from exc
+
+
+_MANIFEST_TABLE = re.compile(r"\n*\[\[classifiers\.manifest\]\]\n(?:[A-Za-z0-9_]+ *= *[^\n]*\n)*")
+_NEXT_TABLE = re.compile(r"^\[", re.MULTILINE)
+
+
+def pin_installed_manifest(text: str) -> tuple[str, int]:
+    """``text`` with the manifest of the classifier artefacts installed here pinned in it.
+
+    Includes the embedding model when the policy enables the embedding layer. Returns the new text
+    and how many artefacts it pins.
+    """
+    try:
+        classifiers = tomllib.loads(text).get("classifiers", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"policy is not valid TOML: {exc}") from exc
+    embedding = bool(classifiers.get("embedding", False)) if isinstance(classifiers, dict) else False
+    try:
+        refs = shipped_manifest(include_embedding_model=embedding)
+    except ClassifierError as exc:
+        raise ConfigError(f"cannot read the installed classifier artefacts: {exc}") from exc
+    entries = [ManifestEntry(id=r.id, version=r.version, sha256=r.sha256) for r in refs]
+    return pin_manifest(text, entries), len(entries)
+
+
+def pin_manifest(text: str, entries: Sequence[ManifestEntry]) -> str:
+    """``text`` with its ``[[classifiers.manifest]]`` tables replaced by ``entries``.
+
+    The tables go at the end of the ``[classifiers]`` table; comments and everything else stay.
+    """
+    stripped = _MANIFEST_TABLE.sub("\n", text)
+    header = stripped.find("\n[classifiers]\n")
+    if header < 0:
+        raise ConfigError("the policy has no [classifiers] table to pin a manifest in")
+    following = _NEXT_TABLE.search(stripped, header + len("\n[classifiers]\n"))
+    end = following.start() if following else len(stripped)
+    tables = "".join(
+        f'[[classifiers.manifest]]\nid = "{e.id}"\nversion = "{e.version}"\nsha256 = "{e.sha256}"\n\n'
+        for e in entries
+    )
+    body = stripped[:end].rstrip("\n") + "\n\n"
+    return body + tables + stripped[end:].lstrip("\n")

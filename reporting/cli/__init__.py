@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from reporting.cli import attest, authority, demo, serve
+from reporting.cli import attest, authority, demo, policy, serve
 from reporting.cli import log as log_commands
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app.command("demo")(demo.demo)
 app.add_typer(log_commands.app, name="log")
 app.add_typer(authority.app, name="authority")
 app.add_typer(attest.app, name="attest")
+app.add_typer(policy.app, name="policy")
 
 
 def main() -> None:
