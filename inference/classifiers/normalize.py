@@ -82,7 +82,8 @@ _MAYBE_SPACED = re.compile(
 )
 _ALNUM_RUN = re.compile(rf"{_ALNUM}+")
 _WORD = re.compile(r"[^ ]+")
-_PLAIN_WORD = re.compile(r"[a-z]+")
+_FOLDABLE = re.compile(f"[{re.escape(''.join(sorted({*CONFUSABLES, *LEET, *LEET_INTERIOR_ONLY})))}]")
+_FILLER = re.compile(f"[{re.escape(''.join(sorted(FILLERS)))}]")
 
 
 @dataclass(frozen=True)
@@ -155,14 +156,29 @@ def _fold(text: str) -> _Builder:
 
 
 def _drop_fillers(src: _Builder) -> _Builder:
+    """Drop each filler between two letters; the letter before it takes over its span.
+
+    No filler is a letter, so the character kept just before a filler is the one before it.
+    """
     chars, n = src.chars, len(src.chars)
+    dropped = [
+        i
+        for i in (found.start() for found in _FILLER.finditer("".join(chars)))
+        if 0 < i < n - 1 and chars[i - 1].isalpha() and chars[i + 1].isalpha()
+    ]
+    if not dropped:
+        return src
     out = _Builder()
-    for i in range(n):
-        char = chars[i]
-        if char in FILLERS and out.chars and out.chars[-1].isalpha() and i + 1 < n and chars[i + 1].isalpha():
-            out.ends[-1] = src.ends[i]
-            continue
-        out.add(char, src.starts[i], src.ends[i])
+    kept_from = 0
+    for i in dropped:
+        out.chars += chars[kept_from:i]
+        out.starts += src.starts[kept_from:i]
+        out.ends += src.ends[kept_from:i]
+        out.ends[-1] = src.ends[i]
+        kept_from = i + 1
+    out.chars += chars[kept_from:]
+    out.starts += src.starts[kept_from:]
+    out.ends += src.ends[kept_from:]
     return out
 
 
@@ -213,10 +229,11 @@ def _spaced_run(chars: list[str], i: int, n: int) -> tuple[list[int], int] | Non
 
 
 def _fold_words(src: _Builder) -> None:
-    """Fold confusables and leetspeak inside each word, in place."""
+    """Fold confusables and leetspeak inside each word, in place (words without a confusable or
+    leet character are left as they are)."""
     chars = src.chars
     for found in _WORD.finditer("".join(chars)):
-        if _PLAIN_WORD.fullmatch(found.group()) is None:
+        if _FOLDABLE.search(found.group()) is not None:
             i, j = found.span()
             word = chars[i:j]
             _fold_word(word)
@@ -272,9 +289,7 @@ def _collapse(src: _Builder, original_length: int) -> NormalizedText:
 
 def normalize(text: str) -> NormalizedText:
     """Fold ``text`` to the canonical form; see the module docstring for what is undone."""
-    folded = _fold_ascii(text) or _fold(text)
-    if not FILLERS.isdisjoint(folded.chars):
-        folded = _drop_fillers(folded)
+    folded = _drop_fillers(_fold_ascii(text) or _fold(text))
     if _MAYBE_SPACED.search("".join(folded.chars)) is not None:
         folded = _join_spaced_letters(folded)
     _fold_words(folded)
