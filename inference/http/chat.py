@@ -31,7 +31,7 @@ def router(gateway: Gateway) -> APIRouter:
     @api.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
         if body.model not in gateway.models:
-            raise NotFound(f"model {body.model!r} is not served here", "model")
+            raise NotFound("the model is not served here; GET /v1/models lists those that are", "model")
         generation = body.to_generation(secrets.token_hex(16), gateway.policy.model.limits)
         if not body.stream:
             completion = await gateway.pipeline.complete(generation)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inference.errors import BadRequest, GatewayError, Pushback, Refused, SafetyBlock
+from inference.http.schemas import PARAMETER_NAMES
 
 log = logging.getLogger("veritee.gateway")
 
@@ -43,21 +44,39 @@ def refused_body(stage: str) -> dict[str, object]:
     )
 
 
+def _known_location(location: tuple[object, ...]) -> str | None:
+    """The location as ``a.0.b``, cut before the first part that is not a known parameter name or
+    an index: a key the caller chose (or a union member's tag) is never repeated back. Query and
+    path parameters are the route's own declared names, so they are kept as they are."""
+    if location and location[0] in ("query", "path"):
+        return ".".join(str(p) for p in location) or None
+    parts: list[str] = []
+    for part in location[1:] if location[:1] == ("body",) else location:
+        if not (isinstance(part, int) or part in PARAMETER_NAMES):
+            break
+        parts.append(str(part))
+    return ".".join(parts) or None
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     """Describe the first validation problem by location and kind only, never by value."""
     errors = exc.errors()
     if not errors:
         return "invalid request body", None
     first = errors[0]
-    location = [str(p) for p in first.get("loc", ()) if p != "body"]
-    param = ".".join(location) or None
+    location = tuple(first.get("loc", ()))
+    param = _known_location(location)
     kind = first.get("type", "invalid")
     if kind == "json_invalid":
         return "request body is not valid JSON", None
     if kind == "extra_forbidden":
-        return f"unsupported parameter: {param}", param
+        if location and location[-1] in PARAMETER_NAMES:
+            return f"unsupported parameter: {param}", param
+        return "unsupported parameter" + (f" in {param}" if param else ""), param
     if kind == "missing":
         return f"missing required parameter: {param}", param
+    if kind == "unpaired_surrogate":
+        return "text must be valid Unicode (an unpaired surrogate was sent)", param
     return f"invalid value for {param or 'body'} ({kind})", param
 
 

@@ -53,18 +53,27 @@ class GatewayMiddleware:
                     return
         started = False
         received = 0
+        too_large = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    too_large = True
                     raise _TooLarge
             return message
 
         async def send_with_mode(message: Message) -> None:
             nonlocal started
+            if too_large:
+                # The framework may turn _TooLarge into an answer of its own (FastAPI: a 400); the
+                # caller gets the 413 instead, and nothing of that answer.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._too_large(send)
+                return
             if message["type"] == "http.response.start":
                 started = True
                 # Replace, never duplicate: a router may set the header itself (the attestation one does).

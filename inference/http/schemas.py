@@ -1,15 +1,20 @@
 """Pydantic models of the OpenAI-compatible HTTP API (the only place pydantic meets requests).
 
 Unknown fields are rejected, except a few that OpenAI clients send routinely and that cannot weaken
-safety; those are accepted and ignored. Validation messages name fields, never their values.
+safety; those are accepted and ignored. Validation messages name fields, never their values: a
+location is reported only through the names in :data:`PARAMETER_NAMES`, so a caller's own keys
+(an unknown parameter, a metadata key) are never echoed. Text must be valid Unicode: an unpaired
+surrogate (JSON allows ``"\\ud800"``) can be neither classified reliably nor written back as UTF-8.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from inference.backends.base import GenerationRequest, Message, Sampling, Tool, ToolCall
 from inference.errors import BadRequest
@@ -74,6 +79,25 @@ class StreamOptions(_Model):
     include_obfuscation: bool | None = None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_unpaired_surrogate(value: object) -> bool:
+    """Whether any string (key or value) in decoded JSON holds a surrogate code point."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 class ChatCompletionRequest(_Model):
     model: Annotated[str, Field(min_length=1, max_length=256)]
     messages: Annotated[list[MessageIn], Field(min_length=1)]
@@ -96,6 +120,13 @@ class ChatCompletionRequest(_Model):
     logprobs: Literal[False] | None = None
     store: Literal[False] | None = None
     metadata: dict[str, str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        if has_unpaired_surrogate(data):
+            raise PydanticCustomError("unpaired_surrogate", "text holds an unpaired surrogate")
+        return data
 
     @field_validator("stop")
     @classmethod
@@ -168,3 +199,45 @@ class ChatCompletionRequest(_Model):
         if self.tool_choice == "required" and not self.tools:
             raise BadRequest("tool_choice 'required' needs tools", "tool_choice")
         return self.tool_choice
+
+
+#: OpenAI chat-completion parameters this gateway does not accept (named when refused).
+UNSUPPORTED_OPENAI_PARAMETERS = frozenset(
+    {
+        "audio",
+        "function_call",
+        "functions",
+        "logit_bias",
+        "modalities",
+        "prediction",
+        "prompt_cache_key",
+        "reasoning_effort",
+        "response_format",
+        "safety_identifier",
+        "service_tier",
+        "top_logprobs",
+        "verbosity",
+        "web_search_options",
+    }
+)
+
+#: Every name an error may use to point at a parameter: the fields of the request models above,
+#: and the OpenAI parameters refused by name.
+PARAMETER_NAMES = (
+    frozenset(
+        name
+        for model in (
+            TextPart,
+            FunctionCall,
+            ToolCallIn,
+            MessageIn,
+            FunctionDef,
+            ToolIn,
+            NamedToolChoice,
+            StreamOptions,
+            ChatCompletionRequest,
+        )
+        for name in model.model_fields
+    )
+    | UNSUPPORTED_OPENAI_PARAMETERS
+)
