@@ -71,7 +71,11 @@ def start(tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema for one test, selected through ``search_path``, dropped afterwards."""
+    """A fresh PostgreSQL schema for one test, selected through ``search_path``, dropped afterwards.
+
+    Request it before ``start`` so the gateways stop (and write their shutdown entry) before their
+    schema is dropped.
+    """
     schema = f"gateway_test_{uuid.uuid4().hex[:16]}"
     admin = create_engine(PG_URL)
     try:

@@ -5,11 +5,13 @@ model will say. To prove the output stage on its own, a model must produce text 
 contained: here the last user message ``script:NAME`` selects ``scripts[NAME]``, registered by the
 test on the server side. The answer streams as OpenAI does (``data:`` events, usage, ``[DONE]``);
 ``die_after`` breaks the connection off after that many content chunks, as a crashing upstream
-would. Served by uvicorn on loopback in a thread (:func:`serve_scripted_upstream`).
+would; ``delay_s`` paces the chunks like a model generating slowly, and the upstream counts the
+generations its client abandoned. Served by uvicorn on loopback in a thread (:func:`serve_scripted_upstream`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -36,6 +38,7 @@ class Script:
     text: str
     die_after: int | None = None
     chars_per_chunk: int = 24
+    delay_s: float = 0.0
 
 
 @dataclass
@@ -43,6 +46,7 @@ class ScriptedUpstream:
     base_url: str = ""
     scripts: dict[str, Script] = field(default_factory=dict)
     requests: int = 0
+    abandoned: int = 0
 
 
 def _app(upstream: ScriptedUpstream) -> Starlette:
@@ -55,28 +59,35 @@ def _app(upstream: ScriptedUpstream) -> Starlette:
         body = await request.json()
         last = body["messages"][-1]["content"]
         script = upstream.scripts[last.removeprefix("script:")]
-        return StreamingResponse(_events(script, body.get("n", 1)), media_type="text/event-stream")
+        return StreamingResponse(_events(upstream, script, body.get("n", 1)), media_type="text/event-stream")
 
     return Starlette(
         routes=[Route("/v1/models", models), Route("/v1/chat/completions", chat, methods=["POST"])]
     )
 
 
-async def _events(script: Script, n: int) -> AsyncIterator[bytes]:
+async def _events(upstream: ScriptedUpstream, script: Script, n: int) -> AsyncIterator[bytes]:
     def event(choices: list[object], **extra: object) -> bytes:
         payload = {"id": "up", "object": "chat.completion.chunk", "created": 0, "model": SCRIPTED_MODEL}
         return f"data: {json.dumps({**payload, 'choices': choices, **extra})}\n\n".encode()
 
     step = script.chars_per_chunk
-    for sent, start in enumerate(range(0, len(script.text), step)):
-        if script.die_after is not None and sent == script.die_after:
-            raise UpstreamDied
-        piece = script.text[start : start + step]
-        yield event([{"index": i, "delta": {"content": piece}, "finish_reason": None} for i in range(n)])
-    yield event([{"index": i, "delta": {}, "finish_reason": "stop"} for i in range(n)])
-    words = len(script.text.split())
-    yield event([], usage={"prompt_tokens": 1, "completion_tokens": words, "total_tokens": words + 1})
-    yield b"data: [DONE]\n\n"
+    finished = False
+    try:
+        for sent, start in enumerate(range(0, len(script.text), step)):
+            if script.die_after is not None and sent == script.die_after:
+                raise UpstreamDied
+            piece = script.text[start : start + step]
+            yield event([{"index": i, "delta": {"content": piece}, "finish_reason": None} for i in range(n)])
+            await asyncio.sleep(script.delay_s)
+        yield event([{"index": i, "delta": {}, "finish_reason": "stop"} for i in range(n)])
+        words = len(script.text.split())
+        yield event([], usage={"prompt_tokens": 1, "completion_tokens": words, "total_tokens": words + 1})
+        yield b"data: [DONE]\n\n"
+        finished = True
+    finally:
+        if not finished and script.die_after is None:
+            upstream.abandoned += 1
 
 
 @contextmanager
