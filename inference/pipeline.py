@@ -364,8 +364,12 @@ class Pipeline:
         return session
 
 
-async def _guarded(source: AsyncIterator[Chunk | Usage]) -> AsyncGenerator[Chunk | Usage, None]:
-    """Backend errors become refusals: a rejected request is the caller's 400, the rest a 503."""
+async def _guarded(source: AsyncGenerator[Chunk | Usage, None]) -> AsyncGenerator[Chunk | Usage, None]:
+    """Backend errors become refusals: a rejected request is the caller's 400, the rest a 503.
+
+    Closing this generator closes the backend's at once, which aborts the generation; leaving that
+    to garbage collection would let the model run on after a block or a caller that went away.
+    """
     try:
         async for item in source:
             yield item
@@ -373,6 +377,9 @@ async def _guarded(source: AsyncIterator[Chunk | Usage]) -> AsyncGenerator[Chunk
         raise BadRequest("the model rejected the request (for example, the prompt is too long)") from exc
     except BackendError as exc:
         raise Refused("backend") from exc
+    finally:
+        with contextlib.suppress(Exception):
+            await source.aclose()
 
 
 def _failed_stage(exc: GatewayError) -> str:
@@ -394,6 +401,8 @@ class StreamSession:
         self._tool_calls: dict[int, list[ToolCall]] = {}
         self._closed_choices: set[int] = set()
         self._ready: list[StreamEvent] = []
+        # Finish reasons end an answer, so they wait for the final verdict (ADR 0004).
+        self._held_finishes: list[FinishEvent] = []
         self._source = _guarded(pipeline.backend.generate(exchange.request))
         self._finished = False
         self._input_recorded = False
@@ -508,7 +517,7 @@ class StreamSession:
             self._ready.append(ToolCallsEvent(index, calls))
         # Closed only now: a block in its last window or its tool calls still ends it with content_filter.
         self._closed_choices.add(index)
-        self._ready.append(FinishEvent(index, reason))
+        self._held_finishes.append(FinishEvent(index, reason))
 
     async def _finish_all(self) -> None:
         # A backend that ended without a finish reason for some choice still gets it flushed.
@@ -519,6 +528,7 @@ class StreamSession:
         await self._record_input()
         await self._pipeline.emit(self._exchange, "final", "output", self._decision, "completed")
         self._finished = True
+        self._ready.extend(self._held_finishes)
         self._ready.append(UsageEvent(self._exchange.usage))
 
     async def _block(self, content_sha256: str | None) -> None:
@@ -532,8 +542,9 @@ class StreamSession:
         if not self._input_recorded:
             # Nothing was released yet: the HTTP layer can still answer 451.
             raise SafetyBlock(verdict)
-        for index in sorted(set(self._holdbacks) - self._closed_choices):
-            self._ready.append(FinishEvent(index, "content_filter"))
+        filtered = [FinishEvent(i, "content_filter") for i in set(self._holdbacks) - self._closed_choices]
+        finishes: list[FinishEvent] = sorted([*self._held_finishes, *filtered], key=lambda e: e.index)
+        self._ready.extend(finishes)
         self._ready.append(UsageEvent(self._exchange.usage))
 
     async def _close_source(self) -> None:

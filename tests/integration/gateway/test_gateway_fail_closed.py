@@ -84,6 +84,36 @@ def test_audit_append_failure_refuses_the_answer(
     running.stop()  # the shutdown entry cannot be written either; stopping must still work
 
 
+def test_audit_failure_at_the_end_of_a_stream_withholds_the_finish(
+    start: Callable[..., RunningGateway],
+) -> None:
+    # The first windows were released under the durable input verdict; the final verdict cannot be
+    # written, so the caller must get the error event and no finish_reason, usage or [DONE]: an
+    # SDK would otherwise take the cut-off answer for a complete one.
+    with serve_scripted_upstream() as upstream:
+        upstream.scripts["slow"] = Script(BENIGN * 12, delay_s=0.02)
+        running = start(backend=BackendKind.OPENAI, upstream=upstream.base_url, model=SCRIPTED_MODEL)
+        body = {
+            "model": SCRIPTED_MODEL,
+            "messages": [{"role": "user", "content": "script:slow"}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        with running.http() as http, http.stream("POST", "/v1/chat/completions", json=body) as response:
+            lines = response.iter_lines()
+            assert next(lines).startswith("data: {")
+            with sqlite3.connect(running.settings.data_dir / "audit.db") as db:
+                db.execute("DROP TABLE audit_outbox")
+            rest = [line for line in lines if line]
+        assert rest[-1] != "data: [DONE]"
+        assert json.loads(rest[-1].removeprefix("data: "))["error"]["code"] == "fail_closed"
+        for line in rest[:-1]:
+            chunk = json.loads(line.removeprefix("data: "))
+            assert chunk["usage"] is None
+            assert all(choice["finish_reason"] is None for choice in chunk["choices"])
+        running.stop()
+
+
 # -- the backend -----------------------------------------------------------------------------------
 
 
