@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from disclosure import Authority, DisclosureError, DisclosurePolicy, DisclosureRule
-from inference.classifiers import ClassifierError, shipped_manifest
+from inference.classifiers import CATEGORIES, ClassifierError, shipped_manifest
 from inference.errors import ConfigError
 
 SCHEMA_VERSION = 1
@@ -120,6 +120,18 @@ class PolicyModel(_Strict):
         for name, rule in self.categories.items():
             if rule.authority is not None and rule.authority not in ids:
                 raise ValueError(f"category {name} names unknown authority {rule.authority}")
+        return self
+
+    @model_validator(mode="after")
+    def _one_rule_per_classifier_category(self) -> PolicyModel:
+        # The gate refuses scores for a category without a rule, so a policy that left one out
+        # would refuse every request; a category no classifier reports is a typo for another.
+        known = {str(category) for category in CATEGORIES}
+        missing, unknown = known - set(self.categories), set(self.categories) - known
+        if missing:
+            raise ValueError(f"every classifier category needs a rule; missing {sorted(missing)}")
+        if unknown:
+            raise ValueError(f"no classifier reports the categories {sorted(unknown)}")
         return self
 
 

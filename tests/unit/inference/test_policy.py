@@ -29,6 +29,14 @@ authority = "cisa"
 threshold = 0.6
 action = "redact"
 
+[categories.chem]
+threshold = 0.5
+action = "block"
+
+[categories.csam]
+threshold = 0.4
+action = "block"
+
 [classifiers]
 timeout_ms = 500
 
@@ -153,6 +161,18 @@ def test_out_of_range_values_are_refused(old: str, new: str, where: str) -> None
 def test_missing_categories_are_refused() -> None:
     text = VALID.split("[categories.cyber]")[0] + "\n[classifiers]\n"
     assert "categories" in refused(text)
+
+
+def test_category_left_out_is_refused_at_load_not_at_every_request() -> None:
+    text = VALID.replace('[categories.csam]\nthreshold = 0.4\naction = "block"\n', "")
+    assert "missing ['csam']" in refused(text)
+
+
+def test_category_no_classifier_reports_is_refused() -> None:
+    text = VALID.replace(
+        "[categories.csam]", '[categories.weapons]\nthreshold = 0.5\naction = "block"\n\n[categories.csam]'
+    )
+    assert "weapons" in refused(text)
 
 
 def test_invalid_toml_and_encoding_are_refused() -> None:
