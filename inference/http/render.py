@@ -113,20 +113,26 @@ async def sse_stream(
             delta = {"role": "assistant", **delta}
         return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
 
-    async for event in events:
-        match event:
-            case TextEvent(index, text):
-                yield chunk([choice(index, {"content": text})])
-            case ToolCallsEvent(index, calls):
-                deltas = [{"index": k, **call} for k, call in enumerate(tool_calls_list(calls))]
-                yield chunk([choice(index, {"tool_calls": deltas})])
-            case FinishEvent(index, reason):
-                yield chunk([choice(index, {}, reason)])
-            case UsageEvent(usage):
-                if include_usage:
-                    yield chunk([], usage=usage_dict(usage))
-                yield DONE
-            case ErrorEvent(stage):
-                # Fail closed mid-stream: an error event and no [DONE], so no client mistakes the
-                # cut-off answer for a complete one.
-                yield sse(refused_body(stage))
+    try:
+        async for event in events:
+            match event:
+                case TextEvent(index, text):
+                    yield chunk([choice(index, {"content": text})])
+                case ToolCallsEvent(index, calls):
+                    deltas = [{"index": k, **call} for k, call in enumerate(tool_calls_list(calls))]
+                    yield chunk([choice(index, {"tool_calls": deltas})])
+                case FinishEvent(index, reason):
+                    yield chunk([choice(index, {}, reason)])
+                case UsageEvent(usage):
+                    if include_usage:
+                        yield chunk([], usage=usage_dict(usage))
+                    yield DONE
+                case ErrorEvent(stage):
+                    # Fail closed mid-stream: an error event and no [DONE], so no client mistakes
+                    # the cut-off answer for a complete one.
+                    yield sse(refused_body(stage))
+    except Exception:
+        # Anything unexpected ends the stream the same way; the exception goes on to the
+        # middleware, which logs its type (and nothing else).
+        yield sse(refused_body("internal"))
+        raise

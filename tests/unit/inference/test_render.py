@@ -7,6 +7,8 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import pytest
+
 from inference.backends.base import ToolCall, Usage
 from inference.http.render import DONE, ResponseIdentity, completion_object, dumps, sse, sse_stream
 from inference.pipeline import (
@@ -126,6 +128,23 @@ def test_failure_mid_stream_is_an_error_event_and_never_done() -> None:
     assert error["error"]["code"] == "fail_closed"
     assert "(audit)" in error["error"]["message"]
     assert json.loads(head[0])["choices"][0]["finish_reason"] is None
+
+
+def test_unexpected_failure_mid_stream_still_ends_with_the_error_event() -> None:
+    async def source() -> AsyncIterator[StreamEvent]:
+        yield TextEvent(0, "partial")
+        raise RuntimeError("bug")
+
+    parts: list[bytes] = []
+
+    async def collect() -> None:
+        async for part in sse_stream(IDENTITY, source(), True):
+            parts.append(part)
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(collect())
+    assert b"[DONE]" not in b"".join(parts)
+    assert json.loads(frames(b"".join(parts))[-1])["error"]["code"] == "fail_closed"
 
 
 def test_content_filter_finish_then_usage_then_done() -> None:
