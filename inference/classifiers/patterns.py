@@ -76,14 +76,22 @@ class PatternMatch:
     spans: tuple[Span, ...]
     concept_hits: tuple[tuple[str, int, int], ...]
 
+    def __post_init__(self) -> None:
+        if any(a[1] > b[1] for a, b in zip(self.concept_hits, self.concept_hits[1:], strict=False)):
+            raise ValueError("concept hits must be sorted by start")
+
     def concepts_in(self, start: int = 0, end: int | None = None) -> frozenset[str]:
         """Concept names hit at offsets in ``[start, end)``, plus conjunctions of the
-        category groups with the shared groups hit there (features of the learned layer)."""
-        names = {
-            name
-            for name, hit_start, _ in self.concept_hits
-            if hit_start >= start and (end is None or hit_start < end)
-        }
+        category groups with the shared groups hit there (features of the learned layer).
+
+        ``concept_hits`` is sorted by start, so a window costs only the hits inside it."""
+        lo = bisect.bisect_left(self.concept_hits, start, key=lambda hit: hit[1])
+        hi = (
+            len(self.concept_hits)
+            if end is None
+            else bisect.bisect_left(self.concept_hits, end, key=lambda hit: hit[1])
+        )
+        names = {name for name, _, _ in self.concept_hits[lo:hi]}
         shared = {name for name in names if name.startswith("*/")}
         own = {name for name in names - shared if "/tier" not in name}
         return frozenset(names | {f"{a}&{b}" for a in own for b in shared})
@@ -158,7 +166,8 @@ class PatternMatcher:
                 concept_hits.append((f"{category}/tier{tier}", hit.start, hit.end))
                 start, end = normalized.to_original(hit.start, hit.end)
                 spans.append(Span(start, end, category, LAYER_NAME))
-        return PatternMatch(tiers, tuple(dict.fromkeys(spans)), tuple(dict.fromkeys(concept_hits)))
+        ordered_hits = sorted(dict.fromkeys(concept_hits), key=lambda hit: (hit[1], hit[0], hit[2]))
+        return PatternMatch(tiers, tuple(dict.fromkeys(spans)), tuple(ordered_hits))
 
     @property
     def concept_vocabulary(self) -> tuple[str, ...]:
@@ -195,34 +204,60 @@ class PatternMatcher:
         return (WEAK_TIER, used) if used else (0, [])
 
     def _within_window(self, rule: tuple[str, ...], by_group: dict[str, list[_Hit]]) -> list[_Hit]:
+        """Hits of a rule's groups that lie within the word window of each other.
+
+        An anchor (a hit of the rule's first group) qualifies when every other group has a hit
+        within ``window`` words; the partners are the other groups' hits near a qualifying
+        anchor. Sorted word indices and bisection keep this O(n log n), so a text stuffed with
+        terms cannot make matching quadratic.
+        """
         if not all(group in by_group for group in rule):
             return []
         first, *others = rule
-        used: list[_Hit] = []
-        for anchor in by_group[first]:
-            partners = [
-                [hit for hit in by_group[group] if abs(hit.word - anchor.word) <= self._window]
-                for group in others
-            ]
-            if all(partners):
-                used.append(anchor)
-                used += [hit for group_hits in partners for hit in group_hits]
-        return list(dict.fromkeys(used))
+        words = {group: sorted(hit.word for hit in by_group[group]) for group in rule}
+        anchors = [
+            hit
+            for hit in by_group[first]
+            if all(_any_within(words[group], hit.word, self._window) for group in others)
+        ]
+        if not anchors:
+            return []
+        anchor_words = sorted(hit.word for hit in anchors)
+        partners = [
+            hit
+            for group in others
+            for hit in by_group[group]
+            if _any_within(anchor_words, hit.word, self._window)
+        ]
+        return list(dict.fromkeys(anchors + partners))
+
+
+def _any_within(sorted_words: list[int], word: int, window: int) -> bool:
+    """Whether some value of ``sorted_words`` lies in ``[word - window, word + window]``."""
+    index = bisect.bisect_left(sorted_words, word - window)
+    return index < len(sorted_words) and sorted_words[index] <= word + window
 
 
 def _drop_nested(hits: list[_Hit]) -> list[_Hit]:
-    """Drop hits strictly inside a longer hit of another group (``child`` in ``child porn``)."""
-    return [
-        hit
-        for hit in hits
-        if not any(
-            other.group != hit.group
-            and other.start <= hit.start
-            and hit.end <= other.end
-            and (other.end - other.start) > (hit.end - hit.start)
-            for other in hits
-        )
-    ]
+    """Drop hits strictly inside a longer hit of another group (``child`` in ``child porn``).
+
+    One sweep in start order: per group, the furthest end seen so far (and the earliest start
+    reaching it) tells whether an earlier hit of that group covers the current one.
+    """
+    furthest: dict[str, tuple[int, int]] = {}
+    kept: list[_Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
+        nested = False
+        for group, (end, start) in furthest.items():
+            if group != hit.group and (end > hit.end or (end == hit.end and start < hit.start)):
+                nested = True
+                break
+        if not nested:
+            kept.append(hit)
+        best = furthest.get(hit.group)
+        if best is None or hit.end > best[0]:
+            furthest[hit.group] = (hit.end, hit.start)
+    return kept
 
 
 class PatternLayer:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from inference.classifiers import Category, normalize
 from inference.classifiers.patterns import (
@@ -12,6 +14,9 @@ from inference.classifiers.patterns import (
     WEAK_TIER,
     CategoryRules,
     PatternMatcher,
+    _any_within,
+    _drop_nested,
+    _Hit,
     parse_patterns,
 )
 
@@ -120,3 +125,50 @@ def test_shipped_list_parses_and_has_every_category() -> None:
     vocabulary = matcher.concept_vocabulary
     for category in Category:
         assert f"{category}/tier2" in vocabulary
+
+
+def _nested_by_brute_force(hits: list) -> set:
+    return {
+        hit
+        for hit in hits
+        if any(
+            other.group != hit.group
+            and other.start <= hit.start
+            and hit.end <= other.end
+            and other.end - other.start > hit.end - hit.start
+            for other in hits
+        )
+    }
+
+
+HITS = st.lists(
+    st.builds(
+        lambda group, start, length: _Hit(group, start, start + length, start),
+        st.sampled_from(["a", "b", "c"]),
+        st.integers(0, 30),
+        st.integers(1, 8),
+    ),
+    max_size=25,
+    unique=True,
+)
+
+
+@given(HITS)
+def test_sweep_drops_exactly_the_nested_hits(hits: list) -> None:
+    # The one-pass sweep (linear in the hits, so term-stuffed texts stay cheap) must agree
+    # with the quadratic definition.
+    kept = set(_drop_nested(hits))
+    assert kept == set(hits) - _nested_by_brute_force(hits)
+
+
+@given(st.lists(st.integers(0, 200), max_size=30), st.integers(0, 200), st.integers(0, 20))
+def test_window_lookup_matches_a_scan(words: list[int], word: int, window: int) -> None:
+    expected = any(abs(w - word) <= window for w in words)
+    assert _any_within(sorted(words), word, window) == expected
+
+
+def test_term_stuffed_text_still_matches_correctly() -> None:
+    text = "kill sarin " * 2000
+    match = _matcher().match(normalize(text))
+    assert match.tiers[Category.CHEM] == STRONG_TIER
+    assert len([s for s in match.spans if s.category == Category.CHEM]) == 2000
