@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 from pathlib import Path
@@ -10,6 +9,7 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+import uvloop
 from rich.console import Console
 
 from audit_log import Mode
@@ -133,6 +133,7 @@ def serve(
         )
         signal.signal(signal.SIGTERM, _interrupt)
         try:
-            asyncio.run(serve_gateway(settings, on_ready=banner))
+            # uvloop: what uvicorn itself picks when it owns the loop (benchmarks/RESULTS.md, Gateway).
+            uvloop.run(serve_gateway(settings, on_ready=banner))
         except KeyboardInterrupt:
             console.print("veritee gateway stopped.")
