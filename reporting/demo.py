@@ -36,7 +36,7 @@ from audit_log import (
     verify_store,
 )
 from audit_log.formats import dsse, jcs
-from disclosure import OUTBOX_TOPIC, AuthorityPrivateKey, check_disclosure
+from disclosure import OUTBOX_TOPIC, AuthorityPrivateKey, check_disclosure, format_state, parse_state
 from inference import VERDICT_PAYLOAD_TYPE, BackgroundGateway, Listening, Settings, demo_key_path
 from inference.attestation import ExpectedClaims, UnsafeAcceptSimulated, VerifiedAttestation
 from reporting import client as attested
@@ -170,14 +170,23 @@ class Demo:
 
     def disclosure(self, data_dir: Path) -> None:
         self.console.rule("[bold]4. A mandatory disclosure, sealed to the authority")
-        answer, _ = self.ask(DISCLOSURE_PROMPT)
+        answer, verdict = self.ask(DISCLOSURE_PROMPT)
         if answer is not None:
             raise DemoFailed("the disclosure probe was answered")
         log = self.gateway.log
-        envelopes = [r for r in log.outbox_after(0, 1000) if r.topic == OUTBOX_TOPIC]
-        if not envelopes:
+        signed = self.http.get(f"/v1/signature/{verdict['verdict_id']}").raise_for_status().json()
+        # What the relay will export: the outbox rows, read in order with a cursor.
+        record, cursor = None, 0
+        while page := log.outbox_after(cursor, 500):
+            cursor = page[-1].id
+            for row in page:
+                if (
+                    row.topic == OUTBOX_TOPIC
+                    and jcs.parse_object(row.payload)["log_index"] == signed["log_index"]
+                ):
+                    record = row
+        if record is None:
             raise DemoFailed("no disclosure was sealed for a high-confidence CSAM request")
-        record = envelopes[-1]
         outer = jcs.parse_object(record.payload)
         self.console.print(
             "The provider relays an envelope it cannot read: "
@@ -185,11 +194,22 @@ class Demo:
             f"{len(record.payload)} bytes, fields {sorted(outer)}"
         )
         authority = str(outer["authority"])
-        key = AuthorityPrivateKey.from_file_bytes(demo_key_path(data_dir, authority).read_bytes())
+        key_file = demo_key_path(data_dir, authority)
+        key = AuthorityPrivateKey.from_file_bytes(key_file.read_bytes())
+        # The authority keeps the highest sequence number it has opened, to notice gaps and replays.
+        state_file = key_file.with_suffix(".state")
+        states = parse_state(state_file.read_bytes()) if state_file.exists() else {}
         receipt = log.receipt(record.entry_index).to_bytes()
         checked = check_disclosure(
-            record.payload, key, log.verifier.vkey, allow_simulated=True, receipt=receipt, last_seq=0
+            record.payload,
+            key,
+            log.verifier.vkey,
+            allow_simulated=True,
+            receipt=receipt,
+            sequence_states=states,
         )
+        assert checked.sequence_states is not None
+        state_file.write_bytes(format_state(checked.sequence_states))
         statement = checked.opened.statement
         self.console.print(
             f"The authority opens it with its private key: category [bold]{statement.risk_category}[/], "
