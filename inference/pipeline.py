@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -135,7 +136,7 @@ def conversation_texts(request: GenerationRequest) -> list[str]:
     texts: list[str] = []
     for message in request.messages:
         texts.append(message.content)
-        texts.extend(f"{call.name}\n{call.arguments}" for call in message.tool_calls)
+        texts.extend(call_text(call) for call in message.tool_calls)
     texts.extend(f"{tool.name}\n{tool.description}\n{tool.parameters_json}" for tool in request.tools)
     return texts
 
@@ -171,8 +172,19 @@ def _redact_contents(
     return replace(request, messages=messages)
 
 
-def _call_text(call: ToolCall) -> str:
-    return f"{call.name}\n{call.arguments}"
+def call_text(call: ToolCall) -> str:
+    """A tool call as it is classified: its name and its arguments as the tool will read them.
+
+    Arguments are JSON text, where an escape such as ``\\u0073`` hides its character from a
+    classifier reading the raw text while every JSON parser decodes it. Valid JSON is re-serialised
+    without escapes before it is classified; anything else is classified as it was sent.
+    """
+    try:
+        readable = json.dumps(json.loads(call.arguments), ensure_ascii=False)
+        readable.encode()  # an escaped lone surrogate cannot be classified decoded: keep it as sent
+    except (ValueError, RecursionError):
+        readable = call.arguments
+    return f"{call.name}\n{readable}"
 
 
 @dataclass
@@ -327,7 +339,7 @@ class Pipeline:
         exchange.output_chars = sum(len(t) for t in outputs.values())
 
         output_texts = [outputs[i] for i in indices]
-        call_texts = [_call_text(c) for i in indices for c in calls.get(i, [])]
+        call_texts = [call_text(c) for i in indices for c in calls.get(i, [])]
         all_assessments = await self.classify([*output_texts, *call_texts])
         text_assessments = all_assessments[: len(output_texts)]
         call_assessments = all_assessments[len(output_texts) :]
@@ -507,7 +519,7 @@ class StreamSession:
             return
         calls = tuple(self._tool_calls.pop(index, []))
         if calls:
-            call_texts = [_call_text(c) for c in calls]
+            call_texts = [call_text(c) for c in calls]
             assessments = await self._pipeline.classify(call_texts)
             decision = self._pipeline.gate(assessments)
             self._note(decision)

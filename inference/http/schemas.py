@@ -187,7 +187,10 @@ class ChatCompletionRequest(_Model):
 
     @staticmethod
     def _tool(tool: ToolIn) -> Tool:
-        schema = json.dumps(tool.function.parameters or {}, sort_keys=True, separators=(",", ":"))
+        # No \u escapes: the schema's descriptions are classified as text, and the model reads them.
+        schema = json.dumps(
+            tool.function.parameters or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
         return Tool(tool.function.name, tool.function.description, schema)
 
     def _tool_choice(self) -> str | None:

@@ -175,6 +175,7 @@ def test_sdk_stream_raises_451_before_any_chunk(gateway: RunningGateway) -> None
 
 
 TOOL: Any = {"type": "function", "function": {"name": "run", "parameters": {"type": "object"}}}
+ACCENTS = str.maketrans("aeio", "áéíó")  # the classifiers fold them; JSON escapes hide them
 
 HIDING_PLACES: dict[str, dict[str, Any]] = {
     "earlier user message": {
@@ -224,6 +225,39 @@ HIDING_PLACES: dict[str, dict[str, Any]] = {
             {"role": "tool", "tool_call_id": "c1", "content": "done"},
         ],
         "tools": [TOOL],
+    },
+    "tool-call arguments in JSON escapes": {
+        "messages": [
+            {"role": "user", "content": "look it up"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {
+                            "name": "run",
+                            "arguments": '{"q": "' + "".join(f"\\u{ord(c):04x}" for c in HARMFUL_CHEM) + '"}',
+                        },
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "done"},
+        ],
+        "tools": [TOOL],
+    },
+    "tool parameter description with accents": {
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": "run",
+                    "parameters": {"type": "object", "description": HARMFUL_CHEM.translate(ACCENTS)},
+                },
+            }
+        ],
     },
     "tool definition": {
         "messages": [{"role": "user", "content": "hi"}],

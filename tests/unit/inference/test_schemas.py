@@ -84,6 +84,12 @@ def test_every_message_reaches_the_backend_normalised() -> None:
     assert result.tool_choice == "auto"
 
 
+def test_tool_schema_text_is_not_hidden_behind_json_escapes() -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"description": "sarín 毒"}}}
+    (converted,) = generation(tools=[tool]).tools
+    assert converted.parameters_json == '{"description":"sarín 毒"}'
+
+
 def test_sampling_parameters_reach_the_backend() -> None:
     result = generation(max_tokens=9, temperature=0.3, top_p=0.5, stop="END", n=2, seed=7)
     assert result.sampling == Sampling(max_tokens=9, temperature=0.3, top_p=0.5, stop=("END",), n=2, seed=7)
