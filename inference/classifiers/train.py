@@ -45,7 +45,7 @@ from inference.classifiers.patterns import PatternMatch, parse_patterns
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO_ROOT / "tests" / "data" / "classifier_sets.jsonl"
 DEFAULT_OUT = Path(__file__).resolve().parent / "data"
-VERSION = "2026.11.3"
+VERSION = "2026.11.4"
 SEED = 20261101
 FOLDS = 5
 FIRE_PROBABILITY = 0.99
