@@ -8,6 +8,7 @@ may contain it either.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,28 @@ def test_wrong_method_is_405(gateway: RunningGateway) -> None:
     with gateway.http() as http:
         response = http.put("/v1/chat/completions", json=body())
     assert assert_clean_error(response, 405)["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: CANARY-bad-input-5f1e0c\r\n\r\n{}",
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 9\r\n\r\n{}",
+        b"CANARY-bad-input-5f1e0c / HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=["content-length not a number", "two content-lengths", "no such method"],
+)
+def test_malformed_http_is_400_without_echo(gateway: RunningGateway, request_bytes: bytes) -> None:
+    # Refused by the HTTP server before the application sees it: uvicorn's own plain-text 400.
+    host, port = gateway.url.removeprefix("https://").rsplit(":", 1)
+    with (
+        socket.create_connection((host, int(port)), timeout=10) as raw,
+        gateway.ssl_context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.sendall(request_bytes)
+        answer = tls.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert CANARY.encode() not in answer
 
 
 def test_sdk_sees_bad_input_as_bad_request(gateway: RunningGateway) -> None:
