@@ -339,6 +339,11 @@ class AuditLog:
         return future.result()
 
     @property
+    def writable(self) -> bool:
+        """False once the log refuses appends (closed, or its store changed under the writer)."""
+        return not self._closed and self._failure is None
+
+    @property
     def pending(self) -> int:
         """Appends waiting for the writer (for metrics)."""
         return self._queue.qsize()

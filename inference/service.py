@@ -130,6 +130,7 @@ class Gateway:
         self._executor = executor
         self._clock = clock
         self._checkpoint_lock = asyncio.Lock()
+        self._published_at = time.monotonic()
         self._checkpointer: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -292,8 +293,9 @@ class Gateway:
         return self.log.store_description
 
     def health(self) -> dict[str, object]:
+        """Liveness as a load balancer needs it: "failing" whenever requests would be refused."""
         return {
-            "status": "ok",
+            "status": "ok" if self.log.writable else "failing",
             "mode": self.mode.value,
             "service_version": self.version,
             "policy_version": self.policy.version,
@@ -304,14 +306,18 @@ class Gateway:
         }
 
     async def current_checkpoint(self) -> bytes:
-        """The latest signed checkpoint, publishing a new one first if the tree has grown."""
+        """The latest signed checkpoint; a new one is published if the tree has grown, at most once
+        per checkpoint interval (so callers cannot make the TEE sign and store at will)."""
         async with self._checkpoint_lock:
             latest = self.log.latest_checkpoint_size
-            if latest is None or latest < self.log.size:
-                return await asyncio.to_thread(self.log.publish_checkpoint)
-            note = self.log.latest_checkpoint()
-            assert note is not None
-            return note
+            due = time.monotonic() - self._published_at >= self.settings.checkpoint_interval
+            if latest is None or (latest < self.log.size and due):
+                note = await asyncio.to_thread(self.log.publish_checkpoint)
+                self._published_at = time.monotonic()
+                return note
+            latest_note = self.log.latest_checkpoint()
+            assert latest_note is not None
+            return latest_note
 
     async def read_tile(self, coord: TileCoord) -> bytes:
         return await asyncio.to_thread(self.log.tile, coord)

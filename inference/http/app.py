@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from inference.errors import NotFound
 from inference.http import chat, errors, log_api
 from inference.http.attest import attestation_router
+from inference.http.auth import require_api_key
 from inference.http.middleware import GatewayMiddleware
 from inference.service import Gateway
 
@@ -28,9 +29,10 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     @app.get("/v1/health")
     async def health() -> JSONResponse:
-        return JSONResponse(gateway.health())
+        status = gateway.health()
+        return JSONResponse(status, 200 if status["status"] == "ok" else 503)
 
-    @app.get("/v1/signature/{verdict_id}")
+    @app.get("/v1/signature/{verdict_id}", dependencies=[Depends(require_api_key(gateway.api_keys))])
     async def signature(verdict_id: str) -> JSONResponse:
         found = await gateway.signature(verdict_id)
         if found is None:

@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from inference.backends.base import GenerationRequest, Message, Sampling, Tool, ToolCall
 from inference.errors import BadRequest
+from inference.pipeline import conversation_texts
 from inference.policy import Limits
 
 
@@ -150,9 +151,7 @@ class ChatCompletionRequest(_Model):
         if max_tokens is not None and max_tokens > limits.max_tokens:
             raise BadRequest(f"max_tokens must be at most {limits.max_tokens}", "max_tokens")
         messages = tuple(self._message(i, m, limits) for i, m in enumerate(self.messages))
-        if sum(len(m.content) for m in messages) > limits.max_total_chars:
-            raise BadRequest(f"conversation too long (limit {limits.max_total_chars} characters)", "messages")
-        return GenerationRequest(
+        generation = GenerationRequest(
             request_id=request_id,
             model=self.model,
             messages=messages,
@@ -167,6 +166,10 @@ class ChatCompletionRequest(_Model):
             tools=tuple(self._tool(t) for t in self.tools or ()),
             tool_choice=self._tool_choice(),
         )
+        # Everything the classifiers must read counts: contents, tool-call arguments, tool schemas.
+        if sum(len(text) for text in conversation_texts(generation)) > limits.max_total_chars:
+            raise BadRequest(f"conversation too long (limit {limits.max_total_chars} characters)", "messages")
+        return generation
 
     @staticmethod
     def _message(index: int, message: MessageIn, limits: Limits) -> Message:

@@ -24,6 +24,7 @@ import audit_log
 import disclosure
 import inference
 from inference import attestation, backends
+from reporting.demo import DemoFailed
 
 
 class ExitCode(enum.IntEnum):
@@ -35,30 +36,25 @@ class ExitCode(enum.IntEnum):
 
 err_console = Console(stderr=True)
 
-# Ordered: the first matching class wins, so subclasses come before their roots.
-_MAPPING: list[tuple[type[BaseException], ExitCode, str]] = [
+# Every error root the CLI knows, in one place. Ordered: the first matching class wins, so
+# subclasses come before their roots.
+_MAPPING: tuple[tuple[type[BaseException], ExitCode, str], ...] = (
+    (DemoFailed, ExitCode.VERIFICATION_FAILED, "demo check failed"),
+    (inference.ConfigError, ExitCode.BAD_INPUT, "configuration refused"),
+    (backends.BackendConfigError, ExitCode.BAD_INPUT, "bad backend settings"),
+    (backends.BackendError, ExitCode.ENVIRONMENT, "model backend error"),
+    (attestation.AttestationVerificationError, ExitCode.VERIFICATION_FAILED, "attestation not verified"),
+    (attestation.AttestationFormatError, ExitCode.BAD_INPUT, "bad input"),
+    (attestation.QuoteProviderError, ExitCode.ENVIRONMENT, "quote provider error"),
+    (disclosure.DisclosureVerificationError, ExitCode.VERIFICATION_FAILED, "disclosure not verified"),
+    (disclosure.DisclosureFormatError, ExitCode.BAD_INPUT, "bad input"),
+    (disclosure.DisclosureError, ExitCode.BAD_INPUT, "disclosure error"),
     (audit_log.VerificationError, ExitCode.VERIFICATION_FAILED, "verification failed"),
     (audit_log.FormatError, ExitCode.BAD_INPUT, "bad input"),
     (audit_log.KeyStoreError, ExitCode.ENVIRONMENT, "key store error"),
     (audit_log.StoreError, ExitCode.ENVIRONMENT, "storage error"),
     (OSError, ExitCode.ENVIRONMENT, "environment error"),
-]
-
-
-def register(error: type[BaseException], code: ExitCode, label: str) -> None:
-    """Let a package add its error roots; earlier registrations stay more specific."""
-    _MAPPING.insert(0, (error, code, label))
-
-
-register(disclosure.DisclosureError, ExitCode.BAD_INPUT, "disclosure error")
-register(disclosure.DisclosureFormatError, ExitCode.BAD_INPUT, "bad input")
-register(disclosure.DisclosureVerificationError, ExitCode.VERIFICATION_FAILED, "disclosure not verified")
-register(attestation.QuoteProviderError, ExitCode.ENVIRONMENT, "quote provider error")
-register(attestation.AttestationFormatError, ExitCode.BAD_INPUT, "bad input")
-register(attestation.AttestationVerificationError, ExitCode.VERIFICATION_FAILED, "attestation not verified")
-register(backends.BackendError, ExitCode.ENVIRONMENT, "model backend error")
-register(backends.BackendConfigError, ExitCode.BAD_INPUT, "bad backend settings")
-register(inference.ConfigError, ExitCode.BAD_INPUT, "gateway refused to start")
+)
 
 
 def classify(exc: BaseException) -> tuple[ExitCode, str]:

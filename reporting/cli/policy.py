@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from inference import ConfigError, Policy, pin_installed_manifest
-from reporting.cli.exit_codes import ExitCode, handled, register
-
-register(ConfigError, ExitCode.BAD_INPUT, "invalid policy")
+from inference import Policy, pin_installed_manifest
+from reporting.cli.exit_codes import handled
 
 app = typer.Typer(
     help="Check policy files and pin the classifier manifest they attest.", no_args_is_help=True

@@ -22,6 +22,7 @@ import json
 import logging
 import ssl
 import threading
+import time
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -304,6 +305,22 @@ def write_policy(data_dir: Path, document: Mapping[str, Any], name: str = "test-
 
 
 # -- verification ------------------------------------------------------------------------------------
+
+
+def signature_with_receipt(http: httpx.Client, verdict_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """``GET /v1/signature/{id}``, asked again until a checkpoint covers the verdict.
+
+    The gateway publishes at most one checkpoint per interval, so a verdict seconds old may have no
+    receipt yet; the signed verdict itself is there from the moment the answer was sent.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        response = http.get(f"/v1/signature/{verdict_id}")
+        assert response.status_code == 200, response.text
+        document: dict[str, Any] = response.json()
+        if document["receipt"] is not None or time.monotonic() > deadline:
+            return document
+        time.sleep(0.05)
 
 
 def verify_signature_document(

@@ -14,7 +14,14 @@ import uuid
 from dataclasses import dataclass
 
 import openai
-from gateway_harness import BENIGN, HARMFUL_CHEM, MODEL, RunningGateway, verify_signature_document
+from gateway_harness import (
+    BENIGN,
+    HARMFUL_CHEM,
+    MODEL,
+    RunningGateway,
+    signature_with_receipt,
+    verify_signature_document,
+)
 
 REQUESTS = 100
 
@@ -93,7 +100,7 @@ async def test_hundred_concurrent_requests_never_mix(gateway: RunningGateway) ->
     vkey = gateway.vkey()
     with gateway.http() as http:
         for outcome in outcomes:
-            document = http.get(f"/v1/signature/{outcome.verdict_id}").json()
+            document = signature_with_receipt(http, outcome.verdict_id)
             verdict = dict(document_verdict(document))
             assert verdict["verdict_id"] == outcome.verdict_id
             assert verdict["action"] == ("block" if outcome.status == 451 else "allow")

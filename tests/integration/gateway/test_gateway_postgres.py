@@ -15,6 +15,7 @@ from gateway_harness import (
     RunningGateway,
     rfc9162_root,
     rows_containing,
+    signature_with_receipt,
     stop_cleanly,
     verify_signature_document,
 )
@@ -49,7 +50,7 @@ def test_answers_blocks_and_signed_verdicts_on_postgres(
 
     vkey = running.vkey()
     with running.http() as http:
-        document = http.get(f"/v1/signature/{verdict['verdict_id']}").json()
+        document = signature_with_receipt(http, verdict["verdict_id"])
         verify_signature_document(document, vkey, verdict)
         allowed = http.get(f"/v1/signature/{answer.headers['x-veritee-verdict-id']}")
         assert allowed.status_code == 200

@@ -18,7 +18,14 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from gateway_harness import HARMFUL_CYBER, MODEL, ORIGIN, RunningGateway, verify_signature_document
+from gateway_harness import (
+    HARMFUL_CYBER,
+    MODEL,
+    ORIGIN,
+    RunningGateway,
+    signature_with_receipt,
+    verify_signature_document,
+)
 
 from audit_log import NoteVerifier, VerificationError
 
@@ -37,11 +44,8 @@ def chat(gateway: RunningGateway, content: str, **extra: Any) -> httpx.Response:
 
 def signature(gateway: RunningGateway, verdict_id: str) -> dict[str, Any]:
     with gateway.http() as http:
-        response = http.get(f"/v1/signature/{verdict_id}")
-    assert response.status_code == 200, response.text
-    assert response.headers["x-veritee-mode"] == "simulated"
-    document: dict[str, Any] = response.json()
-    return document
+        assert http.get(f"/v1/signature/{verdict_id}").headers["x-veritee-mode"] == "simulated"
+        return signature_with_receipt(http, verdict_id)
 
 
 def signed_payload(document: dict[str, Any]) -> dict[str, Any]:
