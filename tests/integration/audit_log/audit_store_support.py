@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,7 +10,6 @@ from sqlalchemy import Engine, create_engine
 
 from audit_log import FileKeyStore, FsckReport, open_store, verify_store
 
-PG_URL = os.environ.get("VERITEE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ORIGIN = "veritee.test/log"
 
 

@@ -7,14 +7,12 @@ run: start it with ``pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresq
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from audit_store_support import ORIGIN, PG_URL
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from audit_store_support import ORIGIN
+from postgres_schema import temporary_schema
 
 from audit_log import AuditLog, FileKeyStore, open_store
 
@@ -24,20 +22,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'audit.db'}"
         return
-    schema = f"audit_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable: {type(exc.orig).__name__}", pytrace=False)
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with temporary_schema("audit_test") as url:
+        yield url
 
 
 @pytest.fixture

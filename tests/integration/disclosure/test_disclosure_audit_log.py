@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from postgres_schema import temporary_schema
 
 from audit_log import AuditLog, EntryKind, FileKeyStore, Mode, OutboxItem, open_store
 from disclosure import (
@@ -36,7 +34,6 @@ from disclosure import (
     seal_disclosure,
 )
 
-PG_URL = os.environ.get("VERITEE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ORIGIN = "veritee.test/disclosures"
 CANARY = "CANARY-db_5e1d do-not-leak"
 
@@ -46,20 +43,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'audit.db'}"
         return
-    schema = f"disclosure_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable: {type(exc.orig).__name__}", pytrace=False)
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with temporary_schema("disclosure_test") as url:
+        yield url
 
 
 async def disclose(log: AuditLog, policy: DisclosurePolicy, sessions: SessionHasher) -> bytes:

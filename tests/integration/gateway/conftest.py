@@ -8,7 +8,6 @@ the server stopped cleanly: the thread ended without an error and the log's last
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,7 @@ from gateway_harness import (
     start_gateway,
     stop_cleanly,
 )
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
-
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from postgres_schema import temporary_schema
 
 
 @pytest.fixture(scope="module")
@@ -76,17 +72,5 @@ def pg_url() -> Iterator[str]:
     Request it before ``start`` so the gateways stop (and write their shutdown entry) before their
     schema is dropped.
     """
-    schema = f"gateway_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable: {type(exc.orig).__name__}", pytrace=False)
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with temporary_schema("gateway_test") as url:
+        yield url
