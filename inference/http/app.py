@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from inference.errors import NotFound
 from inference.http import chat, errors, log_api
@@ -31,6 +31,12 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def health() -> JSONResponse:
         status = gateway.health()
         return JSONResponse(status, 200 if status["status"] == "ok" else 503)
+
+    @app.get("/v1/attestation/startup")
+    async def startup_attestation() -> Response:
+        """The attestation made at start (fixed zero nonce): the one disclosures and summaries name
+        as ``attestation_sha256``, for authorities and officers to verify and archive."""
+        return Response(gateway.startup_attestation.to_json(), media_type="application/json")
 
     @app.get("/v1/signature/{verdict_id}", dependencies=[Depends(require_api_key(gateway.api_keys))])
     async def signature(verdict_id: str) -> JSONResponse:

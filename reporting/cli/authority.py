@@ -7,17 +7,20 @@ nothing on standard output that did not verify.
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 
-from audit_log import Mode
+from audit_log import Mode, NoteVerifier
 from disclosure import (
     AuthorityPrivateKey,
     DisclosureFormatError,
+    ForgedDisclosure,
     KeyFileError,
     SequenceState,
     SuiteName,
@@ -26,6 +29,15 @@ from disclosure import (
     parse_state,
     policy_entry_toml,
 )
+from inference.attestation import (
+    AttestationDocument,
+    Collateral,
+    PolicyFile,
+    ReferenceValues,
+    SimulatedAttestationRejected,
+    VerifiedAttestation,
+)
+from reporting.cli.attest import build_verifier, parse_time
 from reporting.cli.exit_codes import handled
 
 app = typer.Typer(
@@ -122,8 +134,25 @@ def open_command(
     envelope: Annotated[Path, typer.Argument(help="The disclosure envelope (JSON) as delivered.")],
     key: Annotated[Path, typer.Option("--key", help="This authority's private key file.")],
     tee_key: Annotated[
-        Path, typer.Option("--tee-key", help="File with the TEE log's verifier key (C2SP vkey), as attested.")
-    ],
+        Path | None,
+        typer.Option("--tee-key", help="File with the TEE log's verifier key (C2SP vkey), as attested."),
+    ] = None,
+    attestation: Annotated[
+        Path | None,
+        typer.Option(
+            help="The deployment's start-up attestation (GET /v1/attestation/startup): verified first, "
+            "its log key then verifies the disclosure, which must name this very attestation."
+        ),
+    ] = None,
+    reference_values: Annotated[
+        Path | None, typer.Option(help="Accepted TD measurements (JSON), to verify --attestation.")
+    ] = None,
+    collateral: Annotated[
+        Path | None, typer.Option(help="Intel PCS collateral (dcap-qvl JSON) for --attestation.")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="Verify --attestation as of this RFC 3339 time instead of now.")
+    ] = None,
     passphrase_file: Annotated[
         Path | None, typer.Option(help="Passphrase for an encrypted key file.")
     ] = None,
@@ -150,14 +179,24 @@ def open_command(
 ) -> None:
     """Decrypt and verify a disclosure; print its signed statement as JSON on standard output."""
     with handled(debug):
+        if (tee_key is None) == (attestation is None):
+            raise DisclosureFormatError("give exactly one of --tee-key and --attestation")
         authority_key = AuthorityPrivateKey.from_file_bytes(_read(key), _read_passphrase(passphrase_file))
         states = None
         if state is not None:
             states = parse_state(_read(state)) if state.exists() else {}
-        try:
-            vkey = _read(tee_key).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise DisclosureFormatError(f"{tee_key} is not UTF-8 text") from exc
+        verified = None
+        if attestation is not None:
+            verified = _verify_attestation(attestation, reference_values, collateral, at, allow_simulated)
+            claims = verified.claims
+            public_key = Ed25519PublicKey.from_public_bytes(claims.log_signing_key)
+            vkey = NoteVerifier(claims.log_origin, public_key).vkey
+        else:
+            assert tee_key is not None
+            try:
+                vkey = _read(tee_key).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DisclosureFormatError(f"{tee_key} is not UTF-8 text") from exc
         result = check_disclosure(
             _read(envelope),
             authority_key,
@@ -170,11 +209,19 @@ def open_command(
             last_seq=last_seq,
             allow_gap=allow_gap,
         )
+        statement = result.opened.statement
+        if verified is not None and statement.attestation_sha256 != verified.attestation_sha256.hex():
+            raise ForgedDisclosure("the disclosure names another attestation than the one verified")
         if state is not None and result.sequence_states is not None:
             _write_atomically(state, format_state(result.sequence_states))
-        statement = result.opened.statement
         if statement.mode is Mode.SIMULATED:
             console.print(f"[bold red]{SIMULATED_WARNING}[/]", highlight=False)
+        if verified is not None:
+            console.print(
+                f"attested     {verified.mode.value} deployment, attestation sha256 "
+                f"{verified.attestation_sha256.hex()}",
+                highlight=False,
+            )
         console.print(f"verified     signature by {result.opened.signer_key_id}", highlight=False)
         console.print(f"bound        {statement.disclosure_id} to {statement.authority} seq {statement.seq}")
         if result.checkpoint is not None:
@@ -191,3 +238,26 @@ def open_command(
         if missing:
             console.print(f"[bold yellow]GAP: {missing} earlier disclosure(s) not yet received[/]")
         typer.echo(result.opened.statement_json.decode("utf-8"))
+
+
+def _verify_attestation(
+    document: Path,
+    reference_values: Path | None,
+    collateral: Path | None,
+    at: str | None,
+    allow_simulated: bool,
+) -> VerifiedAttestation:
+    """Verify an archived start-up attestation: its own nonce, at ``at`` (default now)."""
+    parsed = AttestationDocument.from_json(_read(document))
+    if parsed.mode is Mode.SIMULATED and not allow_simulated:
+        raise SimulatedAttestationRejected(
+            "the attestation is SIMULATED (no TEE behind it); --allow-simulated accepts it for demos"
+        )
+    verifier = build_verifier(
+        PolicyFile(),
+        ReferenceValues.from_json(_read(reference_values)) if reference_values else None,
+        Collateral.from_json(_read(collateral)) if collateral else None,
+        allow_simulated,
+    )
+    moment = parse_time(at) if at is not None else datetime.datetime.now(datetime.UTC)
+    return verifier.verify(parsed, parsed.nonce, moment)
