@@ -8,6 +8,7 @@ the signed checkpoint's root; every proof is verified against that root.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -38,6 +39,11 @@ def grown(tmp_path_factory: pytest.TempPathFactory, module_logs: ServerLogs) -> 
             content = HARMFUL_CYBER if i % 10 == 0 else f"hello {i}"
             body = {"model": MODEL, "messages": [{"role": "user", "content": content}]}
             assert http.post("/v1/chat/completions", json=body).status_code in (200, 451)
+        # Checkpoints are published at most once per interval: wait for one that covers the log.
+        size = http.get("/v1/health").json()["log_size"]
+        deadline = time.monotonic() + 10
+        while checkpoint(running).size < size and time.monotonic() < deadline:
+            time.sleep(0.05)
     yield running
     stop_cleanly(running)
 
