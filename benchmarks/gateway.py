@@ -191,29 +191,45 @@ async def local_in_process(seconds: float) -> dict[int, Load]:
     return {connections: await drive(one, connections, seconds) for connections in (1, 32)}
 
 
-async def time_to_first_token(url: str, model: str, count: int) -> tuple[list[float], list[float]]:
-    """Sequential streamed requests: (ms to the first content chunk, ms to [DONE]) each."""
-    first: list[float] = []
-    total: list[float] = []
+@dataclass
+class StreamTimes:
+    """ms from sending each streamed request to its first content chunk, to the chunk that brought
+    its content to ``window`` characters (or [DONE] for a shorter answer), and to [DONE]."""
+
+    first: list[float] = field(default_factory=list)
+    window: list[float] = field(default_factory=list)
+    total: list[float] = field(default_factory=list)
+
+
+async def stream_times(url: str, model: str, count: int, window: int) -> StreamTimes:
+    """Sequential streamed requests over one keep-alive connection."""
+    times = StreamTimes()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
         for position in range(count + 3):
             start = time.perf_counter()
-            seen: float | None = None
+            first: float | None = None
+            filled: float | None = None
+            chars = 0
             async with session.post(url, json=body(model, stream=True)) as response:
                 response.raise_for_status()
                 async for line in response.content:
-                    if seen is None and line.startswith(b"data: {"):
+                    if line.startswith(b"data: {"):
                         event = json.loads(line[6:])
-                        if any(choice["delta"].get("content") for choice in event.get("choices", ())):
-                            seen = time.perf_counter()
+                        chars += sum(len(c["delta"].get("content") or "") for c in event.get("choices", ()))
+                        if chars and first is None:
+                            first = time.perf_counter()
+                        if chars >= window and filled is None:
+                            filled = time.perf_counter()
                     elif line.startswith(b"data: [DONE]"):
                         break
-            if seen is None:
+            end = time.perf_counter()
+            if first is None:
                 raise RuntimeError(f"{url}: a stream without content")
             if position >= 3:  # the first three warm the connection and the caches
-                first.append((seen - start) * 1000)
-                total.append((time.perf_counter() - start) * 1000)
-    return first, total
+                times.first.append((first - start) * 1000)
+                times.window.append(((filled or end) - start) * 1000)
+                times.total.append((end - start) * 1000)
+    return times
 
 
 # -- servers -------------------------------------------------------------------------------------
@@ -301,14 +317,11 @@ OVERHEADS = (
 
 @dataclass(frozen=True)
 class Ttft:
-    """Streaming: ms to the first content chunk (p50, p95, p99) and to [DONE] (p50)."""
+    """Streaming through the gateway and directly from the same upstream."""
 
-    direct_first: tuple[float, float, float]
-    direct_total: float
-    gateway_first: tuple[float, float, float]
-    gateway_total: float
+    direct: StreamTimes
+    gateway: StreamTimes
     window_chars: int
-    window_ms: float
 
 
 @dataclass
@@ -418,33 +431,20 @@ class Bench:
 
     def streaming(self, streams: int, chunk_delay_ms: float) -> Ttft:
         """Time to first token through the gateway (openai backend) and directly, same slow upstream."""
+        policy = self.policy("patterns")
+        assert policy is not None
+        window = Policy.load(policy).model.streaming.window_chars
         upstream = self.upstream(chunk_delay_ms)
         try:
             gateway = self.gateway(Config("gateway (streaming)", "gateway", upstream=True), upstream)
             try:
-                direct_first, direct_total = asyncio.run(
-                    time_to_first_token(upstream.url, UPSTREAM_MODEL, streams)
-                )
-                gateway_first, gateway_total = asyncio.run(
-                    time_to_first_token(gateway.url, UPSTREAM_MODEL, streams)
-                )
+                direct = asyncio.run(stream_times(upstream.url, UPSTREAM_MODEL, streams, window))
+                through = asyncio.run(stream_times(gateway.url, UPSTREAM_MODEL, streams, window))
             finally:
                 gateway.stop()
         finally:
             upstream.stop()
-        policy = self.policy("patterns")
-        assert policy is not None
-        window = Policy.load(policy).model.streaming.window_chars
-        chunk = len(Answers(DEFAULT_CHUNKS, 0).pieces()[0])
-        chunks_per_window = -(-min(window, len(ANSWER)) // chunk)
-        return Ttft(
-            quantiles(direct_first),
-            statistics.median(direct_total),
-            quantiles(gateway_first),
-            statistics.median(gateway_total),
-            window,
-            (chunks_per_window - 1) * chunk_delay_ms,
-        )
+        return Ttft(direct, through, window)
 
 
 def machine() -> str:
@@ -560,17 +560,23 @@ def report(figures: dict[str, Figures], ttft: Ttft | None, args: argparse.Namesp
         return
     print()
     print(
-        f"streaming: {args.streams} sequential requests, upstream chunks {args.chunk_delay_ms:g} ms apart; "
-        f"a window of {ttft.window_chars} chars = {ttft.window_ms:.1f} ms of upstream output"
+        f"streaming: {args.streams} sequential requests, upstream chunks {args.chunk_delay_ms:g} ms apart "
+        f"({len(ANSWER)} characters in {len(Answers(DEFAULT_CHUNKS, 0).pieces())} chunks); "
+        f"holdback window {ttft.window_chars} characters"
     )
-    for label, first, total in (
-        ("direct ", ttft.direct_first, ttft.direct_total),
-        ("gateway", ttft.gateway_first, ttft.gateway_total),
-    ):
-        print(f"  TTFT {label}  p50 {first[0]:7.2f}  p95 {first[1]:7.2f}  p99 {first[2]:7.2f}", end="")
-        print(f"; whole answer p50 {total:.1f}")
-    extra = ttft.gateway_first[0] - ttft.direct_first[0]
-    print(f"  extra delay p50 {extra:.2f} ms = one window {extra - ttft.window_ms:+.2f} ms")
+    for label, times in (("direct ", ttft.direct), ("gateway", ttft.gateway)):
+        p50, p95, p99 = quantiles(times.first)
+        print(
+            f"  TTFT {label}  p50 {p50:7.2f}  p95 {p95:7.2f}  p99 {p99:7.2f}; "
+            f"whole answer p50 {statistics.median(times.total):.1f}"
+        )
+    first = statistics.median(ttft.direct.first)
+    window = statistics.median(ttft.direct.window) - first
+    extra = statistics.median(ttft.gateway.first) - first
+    print(
+        f"  extra delay p50 {extra:.2f} ms; the upstream writes one window in {window:.2f} ms after its "
+        f"first token, so the gateway adds {extra - window:+.2f} ms beyond one window"
+    )
 
 
 if __name__ == "__main__":
