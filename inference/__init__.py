@@ -5,7 +5,7 @@ Importing this package starts nothing: :func:`serve_gateway` runs a :class:`Gate
 """
 
 from inference.attestation import SIMULATED_BANNER
-from inference.config import BackendKind, Settings, default_data_dir
+from inference.config import BackendKind, Settings, default_data_dir, parse_engine_option
 from inference.demo_authorities import demo_key_path
 from inference.errors import ConfigError, GatewayError
 from inference.http.app import create_app
@@ -30,6 +30,7 @@ __all__ = [
     "create_app",
     "default_data_dir",
     "demo_key_path",
+    "parse_engine_option",
     "pin_installed_manifest",
     "serve_gateway",
 ]

@@ -5,18 +5,44 @@ simulated mode announced loudly); the CLI maps flags and ``VERITEE_*`` variables
 from __future__ import annotations
 
 import enum
+import json
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from audit_log import Mode
 from inference.errors import ConfigError
+
+#: A ``vllm.AsyncEngineArgs`` field value as ``--engine-option KEY=VALUE`` can state it.
+EngineOptionValue = str | int | float | bool
+_ENGINE_OPTION_KEY = re.compile(r"[a-z][a-z0-9_]*")
+#: Set by the gateway itself from ``--model``; an engine option may not override them.
+_RESERVED_ENGINE_OPTIONS = frozenset({"model", "served_model_name"})
 
 
 class BackendKind(enum.StrEnum):
     LOCAL = "local"
     OPENAI = "openai"
     VLLM = "vllm"
+
+
+def parse_engine_option(text: str) -> tuple[str, EngineOptionValue]:
+    """``KEY=VALUE`` as given to ``--engine-option``: VALUE is read as a JSON scalar when it is one
+    (``true``, ``1024``, ``0.5``) and kept as a string otherwise (``dummy``, ``float32``)."""
+    key, separator, raw = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not separator or not _ENGINE_OPTION_KEY.fullmatch(key):
+        raise ConfigError("an engine option must read KEY=VALUE, KEY a vLLM engine argument name")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    if not isinstance(value, str | int | float | bool):
+        value = raw  # JSON lists, objects and null stay the text they were given as
+    return key, value
 
 
 def default_data_dir() -> Path:
@@ -39,6 +65,9 @@ class Settings:
     tls: bool = True
     log_origin: str = "veritee.local/log"
     checkpoint_interval: float = 1.0
+    #: ``vllm.AsyncEngineArgs`` fields for the ``vllm`` backend (``enforce_eager``, ``max_model_len``,
+    #: ``kv_cache_memory_bytes``, ``load_format``...); vLLM itself validates them at start.
+    engine_options: Mapping[str, EngineOptionValue] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if self.backend is BackendKind.OPENAI and not self.upstream:
@@ -53,6 +82,14 @@ class Settings:
             raise ConfigError("port must be 0..65535 (0 = any free port)")
         if self.checkpoint_interval <= 0:
             raise ConfigError("checkpoint interval must be positive")
+        if self.engine_options and self.backend is not BackendKind.VLLM:
+            raise ConfigError("engine options apply to the vllm backend only")
+        for key, value in self.engine_options.items():
+            if not _ENGINE_OPTION_KEY.fullmatch(key) or key in _RESERVED_ENGINE_OPTIONS:
+                raise ConfigError(f"engine option {key!r} is not a settable vLLM engine argument")
+            if not isinstance(value, str | int | float | bool):
+                raise ConfigError(f"engine option {key} must be a string, number or boolean")
+        object.__setattr__(self, "engine_options", MappingProxyType(dict(self.engine_options)))
 
     def api_keys(self) -> frozenset[str]:
         """Bearer keys callers must present (one per line); empty = no key required."""

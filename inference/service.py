@@ -155,7 +155,10 @@ class Gateway:
         executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="veritee-classify")
         try:
             backend = await make_backend(
-                settings.backend, model=settings.model, upstream_url=settings.upstream
+                settings.backend,
+                model=settings.model,
+                upstream_url=settings.upstream,
+                engine_options=settings.engine_options or None,
             )
         except BackendError as exc:
             await audit.aclose()

@@ -13,7 +13,15 @@ import uvloop
 from rich.console import Console
 
 from audit_log import Mode
-from inference import SIMULATED_BANNER, BackendKind, Listening, Settings, default_data_dir, serve_gateway
+from inference import (
+    SIMULATED_BANNER,
+    BackendKind,
+    Listening,
+    Settings,
+    default_data_dir,
+    parse_engine_option,
+    serve_gateway,
+)
 from reporting.cli.exit_codes import handled
 
 console = Console(stderr=True, soft_wrap=True)
@@ -47,6 +55,17 @@ Upstream = Annotated[
 ]
 Model = Annotated[
     str | None, typer.Option(envvar="VERITEE_MODEL", help="Model path or name (vllm), or the upstream model.")
+]
+EngineOptions = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--engine-option",
+        envvar="VERITEE_ENGINE_OPTIONS",
+        help=(
+            "vllm backend: a vllm AsyncEngineArgs field as KEY=VALUE (repeatable; VALUE read as JSON "
+            "when it is a number or boolean), e.g. max_model_len=8192 enforce_eager=true."
+        ),
+    ),
 ]
 ApiKeyFile = Annotated[
     Path | None,
@@ -108,6 +127,7 @@ def serve(
     backend: BackendOption = BackendKind.LOCAL,
     upstream: Upstream = None,
     model: Model = None,
+    engine_option: EngineOptions = None,
     api_key_file: ApiKeyFile = None,
     db: Database = None,
     mode: ModeOption = Mode.SIMULATED,
@@ -127,6 +147,7 @@ def serve(
             backend=backend,
             upstream=upstream,
             model=model,
+            engine_options=dict(parse_engine_option(option) for option in engine_option or ()),
             api_key_file=api_key_file,
             db=db,
             tls=tls,
