@@ -6,7 +6,9 @@ Pure orchestration over three protocols (a :class:`Scorer`, a model :class:`Back
 Invariants, each enforced here:
 
 * every message of the conversation is classified (system, user, assistant, tool, tool-call
-  arguments, offered tool definitions), not only the last;
+  arguments, offered tool definitions), not only the last; the last message and every answer are
+  also handed to the scorer in their conversation (:class:`MessageInContext`), for a scorer that
+  judges a message in context (the guard model, ``inference/guarding.py``);
 * nothing the model wrote reaches the caller before it was classified and allowed;
 * nothing reaches the caller before a verdict is durable: a non-streamed answer after its final
   verdict; a streamed answer after its ``input`` verdict, and its end (finish reasons, usage,
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from audit_log.formats import jcs
-from inference.backends.base import Backend, Chunk, GenerationRequest, ToolCall, Usage
+from inference.backends.base import Backend, Chunk, GenerationRequest, Message, ToolCall, Usage
 from inference.backends.errors import BackendError, BackendRejected
 from inference.errors import BadRequest, GatewayError, Pushback, Refused, SafetyBlock
 from inference.gates import GateDecision, TextAssessment, decide, redact
@@ -44,10 +46,32 @@ from inference.verdicts import (
 )
 
 
-class Scorer(Protocol):
-    """Classifies texts; raises on any failure or timeout (the pipeline refuses then)."""
+@dataclass(frozen=True)
+class MessageInContext:
+    """``texts[index]`` of a scoring batch is (part of) ``conversation[-1]``, read in that conversation.
 
-    async def assess(self, texts: Sequence[str]) -> list[TextAssessment]: ...
+    For the input that is the last message of the request; for an answer, the request's messages
+    followed by the answer so far as an ``assistant`` message (its tool calls included).
+    """
+
+    index: int
+    conversation: tuple[Message, ...] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.index < 0 or not self.conversation:
+            raise ValueError("a message in context needs a text index and a non-empty conversation")
+
+
+class Scorer(Protocol):
+    """Classifies texts; raises on any failure or timeout (the pipeline refuses then).
+
+    ``context`` names the texts that are whole messages of a conversation; a scorer that only reads
+    texts may ignore it.
+    """
+
+    async def assess(
+        self, texts: Sequence[str], context: Sequence[MessageInContext] = ()
+    ) -> list[TextAssessment]: ...
 
 
 @dataclass(frozen=True)
@@ -172,6 +196,21 @@ def _redact_contents(
     return replace(request, messages=messages)
 
 
+def input_context(request: GenerationRequest) -> tuple[MessageInContext, ...]:
+    """The request's last message, in its conversation, at its place in :func:`conversation_texts`."""
+    if not request.messages:
+        return ()
+    return (MessageInContext(_content_positions(request)[-1], request.messages),)
+
+
+def answer_context(
+    request: GenerationRequest, index: int, text: str, calls: Sequence[ToolCall] = ()
+) -> MessageInContext:
+    """An answer (so far) as the ``assistant`` message that follows the request's messages."""
+    answer = Message(role="assistant", content=text, tool_calls=tuple(calls))
+    return MessageInContext(index, (*request.messages, answer))
+
+
 def call_text(call: ToolCall) -> str:
     """A tool call as it is classified: its name and its arguments as the tool will read them.
 
@@ -232,10 +271,12 @@ class Pipeline:
 
     # -- stages shared by both modes ----------------------------------------------------------
 
-    async def classify(self, texts: Sequence[str]) -> list[TextAssessment]:
+    async def classify(
+        self, texts: Sequence[str], context: Sequence[MessageInContext] = ()
+    ) -> list[TextAssessment]:
         """INPUT_CLASSIFY / OUTPUT_CLASSIFY."""
         try:
-            assessments = await self._scorer.assess(texts)
+            assessments = await self._scorer.assess(texts, context)
         except GatewayError:
             raise
         except Exception as exc:
@@ -305,7 +346,7 @@ class Pipeline:
         """Classify the whole conversation; block (451) or redact the request in place."""
         request = exchange.request
         texts = conversation_texts(request)
-        assessments = await self.classify(texts)
+        assessments = await self.classify(texts, input_context(request))
         decision = self.gate(assessments)
         if decision.action == "redact" and _flags_structured(request, assessments, decision):
             # Spans in tool calls or tool definitions cannot be cut without breaking their JSON.
@@ -340,7 +381,11 @@ class Pipeline:
 
         output_texts = [outputs[i] for i in indices]
         call_texts = [call_text(c) for i in indices for c in calls.get(i, [])]
-        all_assessments = await self.classify([*output_texts, *call_texts])
+        answers = [
+            answer_context(exchange.request, position, outputs[i], calls.get(i, ()))
+            for position, i in enumerate(indices)
+        ]
+        all_assessments = await self.classify([*output_texts, *call_texts], answers)
         text_assessments = all_assessments[: len(output_texts)]
         call_assessments = all_assessments[len(output_texts) :]
         output_decision = self.gate(all_assessments)
@@ -410,6 +455,7 @@ class StreamSession:
         streaming = pipeline.policy.model.streaming
         self._window = (streaming.window_chars, streaming.overlap_chars)
         self._holdbacks: dict[int, Holdback] = {}
+        self._released: dict[int, list[str]] = {}
         self._tool_calls: dict[int, list[ToolCall]] = {}
         self._closed_choices: set[int] = set()
         self._ready: list[StreamEvent] = []
@@ -495,8 +541,12 @@ class StreamSession:
     def _note(self, decision: GateDecision) -> None:
         self._decision = combine(self._decision, decision)
 
+    def _answer_so_far(self, index: int, more: str = "") -> str:
+        return "".join(self._released.get(index, ())) + more
+
     async def _release(self, index: int, window: Window) -> None:
-        (assessment,) = await self._pipeline.classify([window.context])
+        answer = answer_context(self._exchange.request, 0, self._answer_so_far(index, window.text))
+        (assessment,) = await self._pipeline.classify([window.context], (answer,))
         decision = self._pipeline.gate([assessment])
         self._note(decision)
         if decision.action == "block":
@@ -509,6 +559,7 @@ class StreamSession:
             text = redacted[window.offset :]
         self._holdback(index).released(text)
         if text:
+            self._released.setdefault(index, []).append(text)
             self._ready.append(TextEvent(index, text))
 
     async def _finish_choice(self, index: int, reason: str) -> None:
@@ -520,7 +571,8 @@ class StreamSession:
         calls = tuple(self._tool_calls.pop(index, []))
         if calls:
             call_texts = [call_text(c) for c in calls]
-            assessments = await self._pipeline.classify(call_texts)
+            answer = answer_context(self._exchange.request, 0, self._answer_so_far(index), calls)
+            assessments = await self._pipeline.classify(call_texts, (answer,))
             decision = self._pipeline.gate(assessments)
             self._note(decision)
             if decision.action != "allow":

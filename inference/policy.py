@@ -72,9 +72,15 @@ class ManifestEntry(_Strict):
 
 
 class ClassifierSettings(_Strict):
+    """``guard_model``: a Llama Guard 3 model served by the configured backend, asked about every
+    request and answer window (``inference/guarding.py``); absent = no guard. Each guard round
+    must finish within ``guard_timeout_ms`` or the request is refused."""
+
     timeout_ms: Annotated[int, Field(gt=0, le=60_000)] = 1_000
     learned: bool = True
     embedding: bool = False
+    guard_model: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    guard_timeout_ms: Annotated[int, Field(gt=0, le=120_000)] = 10_000
     manifest: list[ManifestEntry] = []
 
 

@@ -6,7 +6,8 @@ Start-up (any failure refuses to start, with a message naming the problem):
 2. the classifier stack, checked against the policy's classifier manifest;
 3. the quote provider (production refuses without configfs-tsm TDX);
 4. the key store, the audit store and the log (restart reads O(1) state);
-5. the backend; a TLS key pair generated here; the claims and a start-up attestation;
+5. the backend (which must serve the policy's guard model, if it names one); a TLS key pair
+   generated here; the claims and a start-up attestation;
 6. ``startup``, ``policy`` and (for a new log key) ``key`` entries, durable before serving.
 
 Stop: pending appends flushed, a ``shutdown`` entry and a last checkpoint written.
@@ -55,6 +56,7 @@ from inference.classifiers import (
     ArtefactRef,
     ClassifierConfig,
     ClassifierError,
+    GuardLayer,
     SafetyClassifier,
     load_classifiers,
 )
@@ -62,6 +64,7 @@ from inference.config import Settings
 from inference.demo_authorities import materialise_demo_policy
 from inference.disclosures import Discloser, session_secret
 from inference.errors import ConfigError
+from inference.guarding import ConversationGuard
 from inference.pipeline import Pipeline
 from inference.policy import Policy
 from inference.recorder import VERDICT_TOPIC, AuditRecorder, signature_document
@@ -92,6 +95,19 @@ def load_classifier_stack(policy: Policy) -> SafetyClassifier:
         )
     except ClassifierError as exc:
         raise ConfigError(f"classifiers refused to load: {exc}") from exc
+
+
+def load_guard(policy: Policy, backend: Backend) -> ConversationGuard | None:
+    """The guard model the policy names, which the backend must serve; None when there is none."""
+    settings = policy.model.classifiers
+    if settings.guard_model is None:
+        return None
+    if settings.guard_model not in backend.models:
+        raise ConfigError(
+            f"the policy's guard model {settings.guard_model!r} is not served by the {backend.name} "
+            f"backend (it serves {', '.join(backend.models)})"
+        )
+    return ConversationGuard(GuardLayer(backend, settings.guard_model), settings.guard_timeout_ms / 1000)
 
 
 def model_sha256(backend: Backend) -> bytes:
@@ -190,7 +206,12 @@ class Gateway:
                 attestation_sha256=attestation_sha256,
                 clock=clock,
             )
-            scorer = ClassifierScorer(classifier, policy.model.classifiers.timeout_ms / 1000, executor)
+            scorer = ClassifierScorer(
+                classifier,
+                policy.model.classifiers.timeout_ms / 1000,
+                executor,
+                guard=load_guard(policy, backend),
+            )
             pipeline = Pipeline(
                 policy=policy,
                 scorer=scorer,

@@ -112,6 +112,7 @@ def banner(listening: Listening) -> None:
     console.print(f"  backend       {gateway.backend_name} (models: {', '.join(gateway.models)})")
     console.print(f"  policy        {gateway.policy.version} sha256:{gateway.policy.sha256}")
     console.print(f"  policy file   {gateway.policy.source}")
+    console.print(f"  guard model   {gateway.policy.model.classifiers.guard_model or 'none'}")
     console.print(f"  audit log     {gateway.log_origin}, size {gateway.log.size}, {gateway.database_label}")
     console.print(f"  log key       {gateway.log.verifier.vkey}")
     if listening.certificate_pem is not None:
