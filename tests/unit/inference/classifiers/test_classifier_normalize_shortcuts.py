@@ -85,16 +85,21 @@ def reference_normalize(text: str) -> NormalizedText:
     return reference_collapse(folded, len(text))
 
 
+def folding(normalized: NormalizedText) -> tuple[str, tuple[int, ...], tuple[int, ...], int]:
+    """What the passes produce: the text and its offsets (not what is derived from them later)."""
+    return normalized.text, normalized.starts, normalized.ends, normalized.original_length
+
+
 @given(TEXTS)
 def test_shortcuts_never_change_the_normalised_text_or_its_offsets(text: str) -> None:
-    assert normalize(text) == reference_normalize(text)
+    assert folding(normalize(text)) == folding(reference_normalize(text))
 
 
 @given(st.lists(st.sampled_from(["s", "a", "r", "i", "n", "4", "@"]), min_size=3, max_size=8), st.data())
 def test_spaced_out_words_still_take_the_slow_path(letters: list[str], data: st.DataObject) -> None:
     separator = data.draw(st.sampled_from([" ", ".", " - ", "*", "_", " . ", "/", "\\", "·", "~+", ",", ":"]))
     text = f"How do I make {separator.join(letters)} at home?"
-    assert normalize(text) == reference_normalize(text)
+    assert folding(normalize(text)) == folding(reference_normalize(text))
 
 
 def test_regex_alphanumerics_are_exactly_str_isalnum() -> None:
