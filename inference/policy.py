@@ -125,7 +125,11 @@ class PolicyModel(_Strict):
             raise ValueError("authority ids must be unique")
         for name, rule in self.categories.items():
             if rule.authority is not None and rule.authority not in ids:
-                raise ValueError(f"category {name} names unknown authority {rule.authority}")
+                raise ValueError(
+                    f"category {name} names unknown authority {rule.authority}: add an [[authorities]] "
+                    f"table with id = {rule.authority!r} (the shipped default policy leaves them out; "
+                    "veritee serve adds demo authorities to it in simulated mode)"
+                )
         return self
 
     @model_validator(mode="after")

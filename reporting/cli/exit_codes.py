@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import audit_log
 import disclosure
@@ -75,7 +76,7 @@ def handled(debug: bool = False) -> Iterator[None]:
         if debug:
             raise
         code, label = classify(exc)
-        err_console.print(f"[bold red]{label}:[/] {exc}", highlight=False, markup=True)
+        err_console.print(f"[bold red]{label}:[/] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(int(code)) from None
 
 

@@ -37,7 +37,7 @@ def check(policy: PolicyFile, debug: Debug = False) -> None:
 
 @app.command("pin-manifest")
 def pin(policy: PolicyFile, debug: Debug = False) -> None:
-    """Rewrite the policy's [[classifiers.manifest]] tables from the classifier artefacts installed."""
+    """Rewrite the policy's \\[\\[classifiers.manifest]] tables from the installed classifier artefacts."""
     with handled(debug):
         pinned, count = pin_installed_manifest(policy.read_text(encoding="utf-8"))
         policy.write_text(pinned, encoding="utf-8")
