@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 
 from inference.errors import NotFound
 from inference.http import chat, errors, log_api
 from inference.http.attest import attestation_router
-from inference.http.auth import require_api_key
+from inference.http.auth import keyed_route
 from inference.http.middleware import GatewayMiddleware
 from inference.service import Gateway
 
@@ -38,12 +38,16 @@ def create_app(gateway: Gateway) -> FastAPI:
         as ``attestation_sha256``, for authorities and officers to verify and archive."""
         return Response(gateway.startup_attestation.to_json(), media_type="application/json")
 
-    @app.get("/v1/signature/{verdict_id}", dependencies=[Depends(require_api_key(gateway.api_keys))])
+    keyed = APIRouter(route_class=keyed_route(gateway.api_keys))
+
+    @keyed.get("/v1/signature/{verdict_id}")
     async def signature(verdict_id: str) -> JSONResponse:
         found = await gateway.signature(verdict_id)
         if found is None:
             raise NotFound("no verdict with that id")
         return JSONResponse(found, headers={"X-Veritee-Verdict-Id": verdict_id})
+
+    app.include_router(keyed)
 
     app.add_middleware(
         GatewayMiddleware, mode=gateway.mode.value, max_body_bytes=gateway.policy.model.limits.max_body_bytes

@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 import time
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from inference.errors import NotFound
-from inference.http.auth import require_api_key
+from inference.http.auth import keyed_route
 from inference.http.render import ResponseIdentity, completion_object, dumps, sse_stream
 from inference.http.schemas import ChatCompletionRequest
 from inference.service import Gateway
@@ -18,7 +18,7 @@ VERDICT_HEADER = "X-Veritee-Verdict-Id"
 
 
 def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(dependencies=[Depends(require_api_key(gateway.api_keys))])
+    api = APIRouter(route_class=keyed_route(gateway.api_keys))
 
     def identity(model: str) -> ResponseIdentity:
         return ResponseIdentity(

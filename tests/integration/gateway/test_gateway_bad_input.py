@@ -23,6 +23,9 @@ MESSAGES = [{"role": "user", "content": "hello"}]
 TOOL = {"type": "function", "function": {"name": "run", "parameters": {"type": "object"}}}
 
 
+UUID = "0b7d5c2e-8f4a-4e1b-9c3d-2a6f8e9b1c4d"
+
+
 def body(**fields: Any) -> dict[str, Any]:
     return {"model": MODEL, "messages": MESSAGES, **fields}
 
@@ -233,7 +236,12 @@ def keyed(tmp_path_factory: pytest.TempPathFactory, module_logs: ServerLogs) -> 
 def test_missing_or_wrong_api_key_is_401(keyed: RunningGateway, authorization: str | None) -> None:
     headers = {} if authorization is None else {"authorization": authorization}
     with keyed.http() as http:
-        for method, path in (("POST", "/v1/chat/completions"), ("GET", "/v1/models")):
+        keyed_routes = (
+            ("POST", "/v1/chat/completions"),
+            ("GET", "/v1/models"),
+            ("GET", f"/v1/signature/{UUID}"),
+        )
+        for method, path in keyed_routes:
             response = http.request(method, path, json=body(), headers=headers)
             assert assert_clean_error(response, 401)["code"] == "invalid_api_key"
 
@@ -254,6 +262,13 @@ def test_api_key_is_checked_before_the_body_is_judged(keyed: RunningGateway) -> 
     # An unauthenticated caller learns nothing about which parameters the gateway accepts.
     response = send(keyed, body(temperature=CANARY, n=99), headers={"authorization": "Bearer wrong"})
     assert_clean_error(response, 401)
+
+
+@pytest.mark.parametrize("payload", [b'{"model": ', b"\xff\xfe not json", b"[]"])
+def test_an_unauthenticated_body_is_not_even_parsed(keyed: RunningGateway, payload: bytes) -> None:
+    # Without a valid key the caller gets 401, whatever the body: the gateway spends no parsing on it.
+    assert_clean_error(send(keyed, payload), 401)
+    assert_clean_error(send(keyed, payload, headers={"authorization": "Bearer wrong"}), 401)
 
 
 def test_key_file_comments_are_not_keys(keyed: RunningGateway, tmp_path: Path) -> None:
