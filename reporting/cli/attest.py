@@ -28,7 +28,7 @@ from inference.attestation import (
     UnsafeAcceptSimulated,
     parse_nonce,
 )
-from reporting.cli.exit_codes import run
+from reporting.cli.exit_codes import handled
 
 app = typer.Typer(help="Attestation tools.", no_args_is_help=True)
 err_console = Console(stderr=True)
@@ -104,7 +104,7 @@ def verify(
 ) -> None:
     """Verify an attestation document offline and print its verified claims as JSON."""
 
-    def body() -> None:
+    with handled(debug):
         expected_nonce = parse_nonce(nonce)
         moment = parse_time(at) if at is not None else datetime.datetime.now(datetime.UTC)
         verifier = build_verifier(
@@ -122,5 +122,3 @@ def verify(
                 highlight=False,
             )
         typer.echo(json.dumps(verified.to_json_object(), indent=2, sort_keys=True))
-
-    run(body, debug)

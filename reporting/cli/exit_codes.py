@@ -13,8 +13,7 @@
 from __future__ import annotations
 
 import enum
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
@@ -78,9 +77,3 @@ def handled(debug: bool = False) -> Iterator[None]:
         code, label = classify(exc)
         err_console.print(f"[bold red]{label}:[/] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(int(code)) from None
-
-
-def run(body: Callable[[], None], debug: bool = False) -> None:
-    with handled(debug):
-        body()
-    sys.stdout.flush()

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from audit_log import DataDir, FileKeyStore, open_store, parse_vkey, verify_store
-from reporting.cli.exit_codes import run
+from reporting.cli.exit_codes import handled
 
 app = typer.Typer(help="Audit log tools.", no_args_is_help=True)
 console = Console()
@@ -59,7 +59,7 @@ def verify(
 ) -> None:
     """Verify every entry, tile, checkpoint and the tree state of an audit log store, offline."""
 
-    def body() -> None:
+    with handled(debug):
         layout = DataDir(data_dir)
         vkeys = [parse_vkey(text) for text in vkey or []]
         trusted = [path.read_bytes() for path in trusted_checkpoint or []]
@@ -92,5 +92,3 @@ def verify(
             highlight=False,
             markup=False,
         )
-
-    run(body, debug)
