@@ -12,10 +12,17 @@ Prints, for the layer stack patterns + learned (and + embedding with ``--embeddi
 * disclosure-level items (confidence >= 0.999): benign count (target 0) and harmful share;
 * detection by variant (template, wrapper, obfuscation kind, language);
 * expected calibration error of the per-category confidences (10 equal-width bins);
-* throughput: milliseconds per 1 KB prompt on one core (BLAS and torch limited to one thread).
+* throughput: milliseconds per 1 KB prompt on one core (BLAS and torch limited to one thread);
+* a markdown row per stack and threshold set, as pasted into ``benchmarks/RESULTS.md``; its
+  "dilution" column is the detection of harmful requests hidden in benign prose, stories and
+  4 KB of padding (variants ``prose-around``, ``prose-before``, ``story``, ``padded-4kb``).
 
-Test items come from clusters never seen in training, rendered with templates and jailbreak
-wrappers that appear only in the test split (see tests/data/build_sets.py).
+``--split dev`` measures the dev split instead (not blind: it served model selection), and
+``--data-dir`` loads other artefacts (with the code of their own version, for before/after).
+
+Test items come from the blind seed files (``tests/data/seeds/blind``): clusters never seen in
+training or development, rendered with templates, wrappers, stories and prose that appear only
+in the test split (see tests/data/build_sets.py).
 """
 
 from __future__ import annotations
@@ -170,6 +177,21 @@ def print_report(title: str, report: dict, speed: dict[str, float]) -> None:
     )
 
 
+DILUTIONS = ("prose-around", "prose-before", "story", "padded-4kb")
+
+
+def markdown_row(title: str, report: dict, speed: dict[str, float]) -> str:
+    """One row of the RESULTS.md table: detection per category, FPR, benign >= 0.999, ms/KB."""
+    cells = [f"{row['detection']:.1%}" for row in report["categories"].values()]
+    benign = report["benign"]
+    dilution = [report["detection_by_variant"][v] for v in DILUTIONS if v in report["detection_by_variant"]]
+    diluted = sum(d["detection"] * d["n"] for d in dilution) / max(sum(d["n"] for d in dilution), 1)
+    return (
+        f"| {title} | {' | '.join(cells)} | {benign['false_positive_rate']:.2%} |"
+        f" {benign['at_disclosure_level']} | {diluted:.1%} | {speed['mean']:.1f} / {speed['p99']:.1f} |"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedding", action="store_true", help="also run the MiniLM layer")
@@ -181,16 +203,20 @@ def main() -> int:
     )
     parser.add_argument("--repeat", type=int, default=200, help="1 KB prompts to time")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--split", default="test", choices=("test", "dev", "train"))
+    parser.add_argument("--data-dir", type=Path, help="artefacts to load instead of the shipped ones")
     args = parser.parse_args()
-    rows = load_split("test")
+    rows = load_split(args.split)
     prompts = kilobyte_prompts(rows, args.repeat)
-    stacks = [("patterns + learned (layers 1-3)", ClassifierConfig())]
+    stacks = [("patterns + learned (layers 1-3)", ClassifierConfig(data_dir=args.data_dir))]
     if args.embedding:
         import torch
 
         torch.set_num_threads(1)
-        stacks.append(("patterns + learned + embedding", ClassifierConfig(embedding=True)))
+        with_embedding = ClassifierConfig(embedding=True, data_dir=args.data_dir)
+        stacks.append(("patterns + learned + embedding", with_embedding))
     results = {}
+    table: list[str] = []
     for title, config in stacks:
         classifier = load_classifiers(config)
         confidence = score_rows(classifier, rows)
@@ -201,6 +227,14 @@ def main() -> int:
         tuned = evaluate(confidence, rows, recommended)
         print_report(f"{title}, recommended thresholds (train OOF)", tuned, speed)
         results[title] = {"uniform": uniform, "recommended": tuned, "ms_per_1kb": speed}
+        thresholds = " / ".join(f"{t:.2f}" for t in recommended)
+        table.append(markdown_row(f"{title}, 0.5", uniform, speed))
+        table.append(markdown_row(f"{title}, recommended ({thresholds})", tuned, speed))
+    print(
+        f"\n{args.split} split; columns: csam | bio | chem | cyber | benign FPR | benign >= 0.999 |"
+        " dilution shapes detected | ms per 1 KB (mean / p99)"
+    )
+    print("\n".join(table))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     return 0

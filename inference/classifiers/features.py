@@ -5,7 +5,7 @@ Features: character 3-, 4- and 5-grams of `` text `` and word unigrams and bigra
 ``2**FEATURE_BITS`` buckets with a fixed, process-independent hash (polynomial rolling hash over
 code points, or CRC-32 for words, then a splitmix64 finaliser), so the shipped weights mean the
 same thing on every machine. Each feature carries the position in the normalised text where it
-starts, so a layer can sum weights over any window in O(1) after one cumulative sum.
+starts, so a layer can cut the features of any window out of one position-sorted array.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 _SALT_WORD = np.uint64(0x9E3779B97F4A7C15)
 _SALT_BIGRAM = np.uint64(0xD6E8FEB86659FD93)
 _SHIFT = np.uint64(64 - FEATURE_BITS)
+_SPACE = np.uint64(ord(" "))
 
 IntArray = npt.NDArray[np.int64]
 
@@ -54,7 +55,10 @@ def featurize(text: str) -> tuple[IntArray, IntArray]:
         for k in range(n):
             hashes = hashes * _POLY + codes[k : k + count]
         buckets.append(_bucket(hashes))
-        positions.append(np.clip(np.arange(count, dtype=np.int64) - 1, 0, last))
+        # An n-gram that starts with the space before a word belongs to that word, so that a
+        # sentence has the same features whether it opens the text or follows another one.
+        leading_space = (codes[:count] == _SPACE).astype(np.int64)
+        positions.append(np.clip(np.arange(count, dtype=np.int64) - 1 + leading_space, 0, last))
     words = text.split(" ") if text else []
     if words:
         word_hashes = np.fromiter(

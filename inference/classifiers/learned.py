@@ -6,10 +6,12 @@ where ``concepts`` is the 0/1 vector of the pattern lexicon's concept names hit 
 (:attr:`PatternMatch.concept_names`: which term groups, which shared groups such as operational
 intent, harm or defence framing, and their conjunctions). The n-grams catch wording and
 obfuscation residue; the concepts carry the lexicon's domain knowledge to paraphrases and
-intents the training set never showed. The layer keeps
-the highest-scoring window (a harmful request hidden in a long benign text is not diluted),
-then maps it through Platt scaling (Platt 1999) fitted on out-of-fold scores of the train split,
-so the probability is calibrated. Weights come from ``data/ngram_model.npz``, written by
+intents the training set never showed. Windows are the sentence and clause windows of
+:mod:`inference.classifiers.windows`; the layer keeps the highest-scoring window per category (a
+harmful request wrapped in a story or kilobytes of benign padding scores as if it stood alone),
+then maps it through Platt scaling (Platt 1999) fitted on out-of-fold maxima over the windows of
+train-split texts, long benign documents included, so the probability of the maximum is
+calibrated. Weights come from ``data/ngram_model.npz``, written by
 ``python -m inference.classifiers.train``; the file holds plain arrays, never pickles.
 """
 
@@ -17,7 +19,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -27,22 +30,61 @@ from inference.classifiers.categories import CATEGORIES, Category
 from inference.classifiers.features import N_FEATURES, featurize
 from inference.classifiers.normalize import NormalizedText
 from inference.classifiers.patterns import PatternMatch, PatternMatcher
+from inference.classifiers.windows import windows
 
 LAYER_NAME = "learned"
-WINDOW_CHARS = 512
-WINDOW_STRIDE = 256
 
 FloatArray = npt.NDArray[np.float32]
 
 
-def window_starts(length: int, window: int, stride: int) -> list[int]:
-    """Start offsets of overlapping windows that cover ``[0, length)``; one window if short."""
-    if length <= window:
-        return [0]
-    starts = list(range(0, length - window + 1, stride))
-    if starts[-1] + window < length:
-        starts.append(length - window)
-    return starts
+@dataclass(frozen=True)
+class WindowFeatures:
+    """A text's n-gram buckets sorted by position, for each the index of the previous occurrence
+    of the same bucket (-1: none), and per window the slice ``[lo, hi)`` of them that starts
+    inside the window and the lexicon concepts hit inside it.
+
+    A window counts each bucket once (presence, not counts), so that repeating a word or phrase
+    cannot multiply its weight (``word word word ...`` must not add up): inside ``[lo, hi)`` the
+    occurrences whose previous occurrence lies before ``lo`` are exactly the distinct buckets.
+    """
+
+    buckets: npt.NDArray[np.int64]
+    previous: npt.NDArray[np.int64]
+    lo: npt.NDArray[np.int64]
+    hi: npt.NDArray[np.int64]
+    concepts: tuple[frozenset[str], ...]
+
+    def __post_init__(self) -> None:
+        if not (len(self.lo) == len(self.hi) == len(self.concepts) > 0):
+            raise ValueError("every window needs a feature slice and its concepts")
+        if self.previous.shape != self.buckets.shape:
+            raise ValueError("every bucket needs its previous occurrence")
+
+    @classmethod
+    def of(cls, text: str, match: PatternMatch, bounds: Sequence[tuple[int, int]]) -> WindowFeatures:
+        buckets, positions = featurize(text)
+        order = np.argsort(positions, kind="stable")
+        buckets = buckets[order]
+        sorted_positions = positions[order]
+        by_bucket = np.argsort(buckets, kind="stable")  # position order within each bucket
+        repeats = buckets[by_bucket[1:]] == buckets[by_bucket[:-1]]
+        previous = np.full(len(buckets), -1, dtype=np.int64)
+        previous[by_bucket[1:][repeats]] = by_bucket[:-1][repeats]
+        lo = np.searchsorted(sorted_positions, [s for s, _ in bounds], side="left")
+        hi = np.searchsorted(sorted_positions, [e for _, e in bounds], side="left")
+        concepts = tuple(match.concepts_in(s, e) for s, e in bounds)
+        return cls(buckets, previous, lo.astype(np.int64), hi.astype(np.int64), concepts)
+
+    def distinct(self, index: int) -> tuple[int, npt.NDArray[np.bool_]]:
+        """Window ``index``'s start in :attr:`buckets` and the mask, over its slice, of the first
+        occurrence of each distinct bucket."""
+        lo, hi = int(self.lo[index]), int(self.hi[index])
+        return lo, self.previous[lo:hi] < lo
+
+    def window_buckets(self, index: int) -> npt.NDArray[np.int64]:
+        """The distinct n-gram buckets of window ``index``, sorted."""
+        lo, first = self.distinct(index)
+        return np.sort(self.buckets[lo : lo + len(first)][first])
 
 
 class NgramModel:
@@ -93,34 +135,30 @@ class NgramModel:
         return vector
 
     def window_scores(
-        self, text: str, match: PatternMatch
+        self, normalized: NormalizedText, match: PatternMatch
     ) -> tuple[npt.NDArray[np.float64], list[tuple[int, int]]]:
         """Raw scores ``(n_windows, 4)`` and the normalised ``[start, end)`` of each window.
 
-        Each window sees only the concepts hit inside it, so a defensive word far away in a
-        long text cannot mask a harmful request, nor a harmful term far away lend it weight.
+        Windows are the text's sentence and clause windows (:func:`windows`). Each window sees
+        only the n-grams and lexicon concepts inside it, so benign text around a request can
+        neither dilute it nor lend it weight.
         """
-        buckets, positions = featurize(text)
-        starts = window_starts(len(text), WINDOW_CHARS, WINDOW_STRIDE)
-        bounds = [(s, min(s + WINDOW_CHARS, len(text))) for s in starts]
-        concepts = np.stack(
-            [self.concept_vector(match.concepts_in(s, e if e < len(text) else None)) for s, e in bounds]
-        )
+        bounds = windows(normalized)
+        features = WindowFeatures.of(normalized.text, match, bounds)
+        return self.score(features), bounds
+
+    def score(self, features: WindowFeatures) -> npt.NDArray[np.float64]:
+        """Raw scores ``(n_windows, 4)`` of already extracted window features."""
+        concepts = np.stack([self.concept_vector(names) for names in features.concepts])
         offset = self._bias + concepts @ self._concept_weights
-        if len(buckets) == 0:
-            return offset, bounds
-        order = np.argsort(positions, kind="stable")
-        sorted_positions = positions[order]
-        gathered = self._weights[buckets[order]].astype(np.float64)
-        cumulative = np.vstack([np.zeros((1, len(CATEGORIES))), np.cumsum(gathered, axis=0)])
-        if len(bounds) == 1:
-            lo, hi = np.array([0]), np.array([len(sorted_positions)])
-        else:
-            lo = np.searchsorted(sorted_positions, [s for s, _ in bounds], side="left")
-            hi = np.searchsorted(sorted_positions, [e for _, e in bounds], side="left")
-        counts = np.maximum(hi - lo, 1).astype(np.float64)
-        sums = cumulative[hi] - cumulative[lo]
-        return np.asarray(sums / np.sqrt(counts)[:, None] + offset, dtype=np.float64), bounds
+        gathered = self._weights[features.buckets].astype(np.float64)
+        sums = np.zeros((len(features.lo), len(CATEGORIES)))
+        counts = np.ones(len(features.lo))
+        for window in range(len(features.lo)):
+            lo, first = features.distinct(window)
+            sums[window] = gathered[lo : lo + len(first)][first].sum(axis=0)
+            counts[window] = max(int(first.sum()), 1)
+        return np.asarray(sums / np.sqrt(counts)[:, None] + offset, dtype=np.float64)
 
 
 def parse_ngram_model(raw: bytes) -> NgramModel:
@@ -176,7 +214,7 @@ class LearnedLayer:
     def score(self, normalized: NormalizedText, match: PatternMatch | None = None) -> LayerScores:
         if match is None:
             match = self._matcher.match(normalized)
-        raw, bounds = self._model.window_scores(normalized.text, match)
+        raw, bounds = self._model.window_scores(normalized, match)
         probabilities = sigmoid(raw * self._scale + self._offset)
         best = probabilities.argmax(axis=0)
         spans: list[Span] = []

@@ -14,9 +14,14 @@ Obfuscations undone (each has a unit test):
   consistent separator (``s a r i n``, ``s.a.r.i.n``, ``s - a - r - i - n``): joined;
 * punctuation: every run of non-alphanumeric characters becomes one space.
 
-The result is lowercase words separated by single spaces. Each character of it remembers the span
-of original characters it came from, so a match found on the normalised text maps back to exactly
-the original characters to redact, invisible characters inside the span included.
+The result is lowercase words separated by single spaces. Because punctuation is gone, the
+sentence and clause boundaries of the original (``. ! ? ; :``, line breaks and their CJK and
+full-width forms) are kept as :attr:`NormalizedText.breaks`, the offsets where a new sentence or
+clause starts; the learned layers score windows of a few of them, so that a request keeps its
+score however much text surrounds it (:mod:`inference.classifiers.windows`). Each character of
+it remembers the span of original characters it came from, so a match found on the normalised
+text maps back to exactly the original characters to redact, invisible characters inside the span
+included.
 
 The gateway runs this on every message and every output window, so it skips work that provably
 changes nothing: plain ASCII is folded by one table lookup per character, a pass whose trigger
@@ -27,6 +32,7 @@ character loops. Each shortcut gives exactly the character-by-character result
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -84,6 +90,11 @@ _ALNUM_RUN = re.compile(rf"{_ALNUM}+")
 _WORD = re.compile(r"[^ ]+")
 _FOLDABLE = re.compile(f"[{re.escape(''.join(sorted({*CONFUSABLES, *LEET, *LEET_INTERIOR_ONLY})))}]")
 _FILLER = re.compile(f"[{re.escape(''.join(sorted(FILLERS)))}]")
+#: Characters that end a sentence or clause in the ORIGINAL text (ASCII, CJK and full-width forms,
+#: ellipsis, Arabic and Devanagari marks, line breaks).
+_TERMINATOR = re.compile(
+    "[.!?;:\n\r\u2026\u3002\uff01\uff1f\uff1b\uff1a\uff0e\u061f\u06d4\u0964\u203c\u2047-\u2049]"
+)
 
 
 @dataclass(frozen=True)
@@ -94,10 +105,15 @@ class NormalizedText:
     starts: tuple[int, ...]
     ends: tuple[int, ...]
     original_length: int
+    breaks: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not (len(self.text) == len(self.starts) == len(self.ends)):
             raise ValueError("offset tables must have one entry per normalised character")
+        if any(not 0 < b < len(self.text) or self.text[b - 1] != " " for b in self.breaks):
+            raise ValueError("a break must start a word after a space")
+        if any(a >= b for a, b in zip(self.breaks, self.breaks[1:], strict=False)):
+            raise ValueError("breaks must be strictly increasing")
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map the normalised span ``[start, end)`` to the original span it was built from."""
@@ -287,10 +303,25 @@ def _collapse(src: _Builder, original_length: int) -> NormalizedText:
     return NormalizedText("".join(words), tuple(starts), tuple(ends), original_length)
 
 
+def with_breaks(original: str, normalized: NormalizedText) -> NormalizedText:
+    """Mark where sentences and clauses start: after each space of the normalised text whose
+    original gap holds a terminator. Terminators inside a joined word (``s.a.r.i.n``) are part
+    of that word's span and mark nothing."""
+    breaks: list[int] = []
+    for found in _TERMINATOR.finditer(original):
+        after = bisect.bisect_right(normalized.starts, found.start())
+        starts_word = 0 < after < len(normalized.text) and normalized.text[after - 1] == " "
+        if starts_word and (not breaks or breaks[-1] < after):
+            breaks.append(after)
+    return NormalizedText(
+        normalized.text, normalized.starts, normalized.ends, normalized.original_length, tuple(breaks)
+    )
+
+
 def normalize(text: str) -> NormalizedText:
     """Fold ``text`` to the canonical form; see the module docstring for what is undone."""
     folded = _drop_fillers(_fold_ascii(text) or _fold(text))
     if _MAYBE_SPACED.search("".join(folded.chars)) is not None:
         folded = _join_spaced_letters(folded)
     _fold_words(folded)
-    return _collapse(folded, len(text))
+    return with_breaks(text, _collapse(folded, len(text)))

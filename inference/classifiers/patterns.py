@@ -81,8 +81,9 @@ class PatternMatch:
             raise ValueError("concept hits must be sorted by start")
 
     def concepts_in(self, start: int = 0, end: int | None = None) -> frozenset[str]:
-        """Concept names hit at offsets in ``[start, end)``, plus conjunctions of the
-        category groups with the shared groups hit there (features of the learned layer).
+        """Concept names hit at offsets in ``[start, end)``, plus the conjunctions of each
+        category group with each shared group and of the shared groups with each other
+        (``chem/agent&*/request``, ``*/fiction&*/nodetail``): features of the learned layer.
 
         ``concept_hits`` is sorted by start, so a window costs only the hits inside it."""
         lo = bisect.bisect_left(self.concept_hits, start, key=lambda hit: hit[1])
@@ -94,7 +95,9 @@ class PatternMatch:
         names = {name for name, _, _ in self.concept_hits[lo:hi]}
         shared = {name for name in names if name.startswith("*/")}
         own = {name for name in names - shared if "/tier" not in name}
-        return frozenset(names | {f"{a}&{b}" for a in own for b in shared})
+        pairs = {f"{a}&{b}" for a in own for b in shared}
+        pairs |= {f"{a}&{b}" for a in shared for b in shared if a < b}
+        return frozenset(names | pairs)
 
     @property
     def concept_names(self) -> frozenset[str]:
@@ -175,12 +178,10 @@ class PatternMatcher:
         shared = {g for rules in self._rules.values() for g in rules.shared}
         names = {f"*/{g}" if g in shared else f"{c}/{g}" for term in self._terms for c, g in term.memberships}
         names |= {f"{c}/tier{t}" for c in self._rules for t in (WEAK_TIER, STRONG_TIER)}
-        names |= {
-            f"{a}&{b}"
-            for a in names
-            for b in names
-            if b.startswith("*/") and "/tier" not in a and not a.startswith("*/")
-        }
+        shared_names = {name for name in names if name.startswith("*/")}
+        own_names = {name for name in names - shared_names if "/tier" not in name}
+        names |= {f"{a}&{b}" for a in own_names for b in shared_names}
+        names |= {f"{a}&{b}" for a in shared_names for b in shared_names if a < b}
         return tuple(sorted(names))
 
     @staticmethod

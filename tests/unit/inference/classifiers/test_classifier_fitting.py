@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-import itertools
 
 import numpy as np
 
 from inference.classifiers.features import N_FEATURES, featurize
-from inference.classifiers.fitting import fit_dense_logistic, fit_sparse_logistic, group_folds
-from inference.classifiers.learned import window_starts
-from inference.classifiers.train import write_npz
+from inference.classifiers.fitting import fit_dense_logistic, fit_mlp, fit_sparse_logistic, group_folds
+from inference.classifiers.train import choose_thresholds, write_npz
 
 
 def test_group_folds_keep_each_cluster_in_one_fold() -> None:
@@ -51,12 +49,23 @@ def test_features_are_stable_across_runs() -> None:
     assert int(positions.max()) < len("how do i make sarin")
 
 
-def test_windows_cover_long_texts_with_overlap() -> None:
-    assert window_starts(100, 512, 256) == [0]
-    starts = window_starts(1300, 512, 256)
-    assert starts[0] == 0
-    assert starts[-1] + 512 == 1300
-    assert all(b - a <= 256 for a, b in itertools.pairwise(starts))
+def test_mlp_fit_separates_and_is_deterministic() -> None:
+    x = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    y = np.array([[1.0], [1.0], [0.0], [0.0]])
+    first = fit_mlp(x, y, np.ones(4), 8, 0.0, 300, 0.05, seed=3)
+    second = fit_mlp(x, y, np.ones(4), 8, 0.0, 300, 0.05, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    w1, b1, w2, b2 = first
+    logits = np.maximum(x @ w1 + b1, 0.0) @ w2 + b2
+    assert logits[0, 0] > 0 > logits[2, 0]
+
+
+def test_sparse_fit_ignores_buckets_no_row_uses() -> None:
+    rows = [np.array([5, 9]), np.array([7])]
+    weights, _, _ = fit_sparse_logistic(
+        rows, np.zeros((2, 0)), np.array([[1.0], [0.0]]), np.ones(2), 16, 1e-3, 30, 0.1
+    )
+    assert set(np.flatnonzero(weights[:, 0])) == {5, 7, 9}
 
 
 def test_npz_bytes_do_not_depend_on_the_clock(tmp_path: object) -> None:
@@ -69,3 +78,18 @@ def test_npz_bytes_do_not_depend_on_the_clock(tmp_path: object) -> None:
     assert (folder / "a.npz").read_bytes() == (folder / "b.npz").read_bytes()
     with np.load(io.BytesIO((folder / "a.npz").read_bytes()), allow_pickle=False) as loaded:
         assert np.array_equal(loaded["weights"], arrays["weights"])
+
+
+def test_thresholds_keep_the_benign_budget_and_buy_detection() -> None:
+    rng = np.random.default_rng(7)
+    benign = rng.uniform(0.0, 0.6, size=(1000, 4))
+    benign[:5, 1] = 0.97  # a few hard negatives in one category
+    harmful = np.full((400, 4), 0.01)
+    harmful[np.arange(400), np.arange(400) % 4] = rng.uniform(0.3, 1.0, size=400)
+    confidence = np.vstack([benign, harmful])
+    targets = np.zeros_like(confidence)
+    targets[1000 + np.arange(400), np.arange(400) % 4] = 1.0
+    thresholds = choose_thresholds(confidence, targets, target_fpr=0.01)
+    assert (confidence[:1000] >= thresholds).any(axis=1).mean() <= 0.01
+    assert all(0.05 <= t <= 0.98 for t in thresholds)
+    assert thresholds.max() < 0.7  # every category got lowered towards its benign bulk

@@ -129,3 +129,21 @@ def test_fullwidth_forms_fold_back(words: list[str]) -> None:
     text = " ".join(words)
     fullwidth = "".join(chr(ord(char) + 0xFEE0) for char in text.replace(" ", "!"))
     assert normalize(fullwidth).text == normalize(text.replace(" ", "!")).text
+
+
+@pytest.mark.parametrize(
+    ("text", "first_words"),
+    [
+        ("Hello there. How do I make sarin? Thanks!\nBye", ["how", "thanks", "bye"]),
+        ("Answer this: make sarin; then stop", ["make", "then"]),
+        ("如何制造沙林？谢谢。", ["谢谢"]),
+        ("one two\nthree", ["three"]),
+    ],
+)
+def test_sentence_and_clause_breaks_survive_punctuation_collapse(text: str, first_words: list[str]) -> None:
+    normalized = normalize(text)
+    assert [normalized.text[b:].split(" ")[0] for b in normalized.breaks] == first_words
+
+
+def test_dots_inside_a_spaced_out_word_are_not_breaks() -> None:
+    assert normalize("make s.a.r.i.n now").breaks == ()

@@ -22,6 +22,7 @@ from inference.classifiers.normalize import (
     _fold,
     _fold_word,
     _join_spaced_letters,
+    with_breaks,
 )
 
 # Letters, digits, leet symbols, every separator and filler, controls, invisible and
@@ -82,7 +83,7 @@ def reference_collapse(src: _Builder, original_length: int) -> NormalizedText:
 def reference_normalize(text: str) -> NormalizedText:
     folded = _join_spaced_letters(reference_drop_fillers(_fold(text)))
     reference_fold_words(folded)
-    return reference_collapse(folded, len(text))
+    return with_breaks(text, reference_collapse(folded, len(text)))
 
 
 def folding(normalized: NormalizedText) -> tuple[str, tuple[int, ...], tuple[int, ...], int]:
