@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from upstream_app import RunningUpstream, free_port
+from loopback import free_port
+from upstream_app import RunningUpstream
 
 from inference.backends import (
     ECHO_PREFIX,

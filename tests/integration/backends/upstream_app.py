@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 import threading
 import time
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import uvicorn
+from loopback import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -269,13 +269,6 @@ def create_app(api_key: str | None = None) -> Starlette:
             Route("/test/stats", test_stats),
         ]
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import uvicorn
+from loopback import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -94,9 +94,7 @@ async def _events(upstream: ScriptedUpstream, script: Script, n: int) -> AsyncIt
 def serve_scripted_upstream() -> Iterator[ScriptedUpstream]:
     """Serve a :class:`ScriptedUpstream` on a free loopback port until the block ends."""
     upstream = ScriptedUpstream()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(
         _app(upstream), host="127.0.0.1", port=port, log_level="critical", lifespan="off", access_log=False
     )

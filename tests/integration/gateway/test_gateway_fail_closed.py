@@ -11,7 +11,6 @@ running server, so the real scorer fails on the real path.
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from gateway_harness import (
     verdict_entries,
     write_policy,
 )
+from loopback import free_port
 from scripted_upstream import SCRIPTED_MODEL, Script, serve_scripted_upstream
 
 from audit_log import Mode
@@ -56,13 +56,6 @@ def assert_refused(status: int, raw: bytes, stage: str) -> None:
     assert error["error"]["code"] == "fail_closed"
     assert f"({stage})" in error["error"]["message"]
     assert CANARY.encode() not in raw
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- the audit log ---------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import importlib.util
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from loopback import free_port
 
 from inference.backends import (
     Backend,
@@ -70,13 +70,6 @@ def use_cpu_settings() -> None:
     """Apply the CPU engine environment to this process (the engine core inherits it)."""
     for name, value in ENVIRONMENT.items():
         os.environ.setdefault(name, value)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

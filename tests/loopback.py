@@ -1,0 +1,13 @@
+"""A free TCP port on 127.0.0.1, for the servers tests start themselves."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    """A port that was free a moment ago (the OS picked it); bind it soon."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
