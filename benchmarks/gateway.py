@@ -45,7 +45,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -59,6 +58,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
+from benchmarks.backends import free_port
 from benchmarks.upstream import ANSWER, DEFAULT_CHUNKS, Answers
 from benchmarks.upstream import MODEL as UPSTREAM_MODEL
 from inference.backends import LocalBackend
@@ -233,13 +233,6 @@ async def stream_times(url: str, model: str, count: int, window: int) -> StreamT
 
 
 # -- servers -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
