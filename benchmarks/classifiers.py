@@ -48,15 +48,15 @@ from inference.classifiers import (  # noqa: E402
     SafetyClassifier,
     load_classifiers,
 )
+from inference.classifiers.train import load_rows  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "classifier_sets.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "classifier_sets.jsonl.gz"
 TARGET_DETECTION = 0.95
 TARGET_FPR = 0.01
 
 
 def load_split(split: str) -> list[dict[str, str]]:
-    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line]
-    return [row for row in rows if row["split"] == split]
+    return load_rows(DATA, (split,))
 
 
 def expected_calibration_error(confidence: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:

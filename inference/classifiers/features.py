@@ -4,8 +4,10 @@ Features: character 3-, 4- and 5-grams of `` text `` and word unigrams and bigra
 (the "hashing trick", Weinberger et al. 2009, https://arxiv.org/abs/0902.2206) into
 ``2**FEATURE_BITS`` buckets with a fixed, process-independent hash (polynomial rolling hash over
 code points, or CRC-32 for words, then a splitmix64 finaliser), so the shipped weights mean the
-same thing on every machine. Each feature carries the position in the normalised text where it
-starts, so a layer can cut the features of any window out of one position-sorted array.
+same thing on every machine. Each feature carries the span of the normalised text it covers
+(``end`` may be ``len(text) + 1`` for an n-gram that takes in the space padded after the text),
+so a layer can cut the features of any window out of one position-sorted array, keeping only
+those that lie inside it.
 """
 
 from __future__ import annotations
@@ -40,10 +42,15 @@ def _bucket(hashes: npt.NDArray[np.uint64]) -> IntArray:
     return buckets
 
 
-def featurize(text: str) -> tuple[IntArray, IntArray]:
-    """Return ``(buckets, positions)`` of every n-gram feature of the normalised ``text``."""
+def featurize(text: str) -> tuple[IntArray, IntArray, IntArray]:
+    """Return ``(buckets, positions, ends)`` of every n-gram feature of the normalised ``text``.
+
+    ``positions`` is where a feature starts (an n-gram that opens with the space before a word
+    starts at that word) and ``ends`` where it stops (exclusive).
+    """
     buckets: list[IntArray] = []
     positions: list[IntArray] = []
+    ends: list[IntArray] = []
     padded = np.frombuffer((" " + text + " ").encode("utf-32-le"), dtype=np.uint32)
     codes = padded.astype(np.uint64)
     last = max(len(text) - 1, 0)
@@ -58,7 +65,9 @@ def featurize(text: str) -> tuple[IntArray, IntArray]:
         # An n-gram that starts with the space before a word belongs to that word, so that a
         # sentence has the same features whether it opens the text or follows another one.
         leading_space = (codes[:count] == _SPACE).astype(np.int64)
-        positions.append(np.clip(np.arange(count, dtype=np.int64) - 1 + leading_space, 0, last))
+        starts = np.arange(count, dtype=np.int64) - 1
+        positions.append(np.clip(starts + leading_space, 0, last))
+        ends.append(starts + n)
     words = text.split(" ") if text else []
     if words:
         word_hashes = np.fromiter(
@@ -67,12 +76,16 @@ def featurize(text: str) -> tuple[IntArray, IntArray]:
         starts = np.zeros(len(words), dtype=np.int64)
         if len(words) > 1:
             starts[1:] = np.cumsum(np.fromiter((len(w) + 1 for w in words[:-1]), dtype=np.int64))
+        word_ends = starts + np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
         buckets.append(_bucket(word_hashes ^ _SALT_WORD))
         positions.append(starts)
+        ends.append(word_ends)
         if len(words) > 1:
             bigrams = (word_hashes[:-1] * _POLY + word_hashes[1:]) ^ _SALT_BIGRAM
             buckets.append(_bucket(bigrams))
             positions.append(starts[:-1])
+            ends.append(word_ends[1:])
     if not buckets:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(buckets), np.concatenate(positions)
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return np.concatenate(buckets), np.concatenate(positions), np.concatenate(ends)

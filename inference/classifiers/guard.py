@@ -16,11 +16,12 @@ Three parts, the first two pure:
   protocol and returns a :class:`GuardVerdict`, which maps the codes onto our categories.
 
 Mapping (MLCommons hazard taxonomy as used by Llama Guard 3): S4 child sexual exploitation ->
-``csam``; S9 indiscriminate weapons (chemical, biological, radiological, nuclear) -> ``bio`` or
-``chem``, whichever the synchronous layers rate higher (both on a tie); S14 code interpreter
-abuse -> ``cyber``; S2 non-violent crimes, which include cyber crime but also fraud and theft,
--> ``cyber`` with weaker evidence. Other codes map to none of our categories. The guard cannot be
-calibrated here, so the evidence it lends is a configuration value, folded in by noisy-OR.
+``csam``; S9 indiscriminate weapons (chemical, biological, radiological, nuclear, high-yield
+explosives) -> ``bio`` or ``chem``, whichever the synchronous layers rate higher (both on a tie);
+S14 code interpreter abuse -> ``cyber``; S2 non-violent crimes, which include cyber crime but also
+fraud and theft, -> ``cyber`` with weaker evidence. Other codes map to none of our categories. The
+guard cannot be calibrated here, so the evidence it lends is a configuration value, folded in by
+noisy-OR.
 Model card: https://github.com/meta-llama/PurpleLlama/blob/main/Llama-Guard3/8B/MODEL_CARD.md
 """
 

@@ -40,8 +40,12 @@ FloatArray = npt.NDArray[np.float32]
 @dataclass(frozen=True)
 class WindowFeatures:
     """A text's n-gram buckets sorted by position, for each the index of the previous occurrence
-    of the same bucket (-1: none), and per window the slice ``[lo, hi)`` of them that starts
-    inside the window and the lexicon concepts hit inside it.
+    of the same bucket (-1: none) and where it ends, and per window its end, the slice
+    ``[lo, hi)`` of the buckets that start inside it and the lexicon concepts hit inside it.
+
+    A window keeps only the n-grams that also end inside it (or take in just the one space after
+    it, as the padding after a text does), so a sentence scores exactly as it would alone: the
+    n-grams that straddle into the next sentence belong to no window of one sentence.
 
     A window counts each bucket once (presence, not counts), so that repeating a word or phrase
     cannot multiply its weight (``word word word ...`` must not add up): inside ``[lo, hi)`` the
@@ -50,21 +54,24 @@ class WindowFeatures:
 
     buckets: npt.NDArray[np.int64]
     previous: npt.NDArray[np.int64]
+    ends: npt.NDArray[np.int64]
     lo: npt.NDArray[np.int64]
     hi: npt.NDArray[np.int64]
+    window_ends: npt.NDArray[np.int64]
     concepts: tuple[frozenset[str], ...]
 
     def __post_init__(self) -> None:
-        if not (len(self.lo) == len(self.hi) == len(self.concepts) > 0):
-            raise ValueError("every window needs a feature slice and its concepts")
-        if self.previous.shape != self.buckets.shape:
-            raise ValueError("every bucket needs its previous occurrence")
+        if not (len(self.lo) == len(self.hi) == len(self.window_ends) == len(self.concepts) > 0):
+            raise ValueError("every window needs a feature slice, an end and its concepts")
+        if not (self.previous.shape == self.ends.shape == self.buckets.shape):
+            raise ValueError("every bucket needs its previous occurrence and its end")
 
     @classmethod
     def of(cls, text: str, match: PatternMatch, bounds: Sequence[tuple[int, int]]) -> WindowFeatures:
-        buckets, positions = featurize(text)
+        buckets, positions, ends = featurize(text)
         order = np.argsort(positions, kind="stable")
         buckets = buckets[order]
+        ends = ends[order]
         sorted_positions = positions[order]
         by_bucket = np.argsort(buckets, kind="stable")  # position order within each bucket
         repeats = buckets[by_bucket[1:]] == buckets[by_bucket[:-1]]
@@ -72,14 +79,19 @@ class WindowFeatures:
         previous[by_bucket[1:][repeats]] = by_bucket[:-1][repeats]
         lo = np.searchsorted(sorted_positions, [s for s, _ in bounds], side="left")
         hi = np.searchsorted(sorted_positions, [e for _, e in bounds], side="left")
+        window_ends = np.array([e for _, e in bounds], dtype=np.int64)
         concepts = tuple(match.concepts_in(s, e) for s, e in bounds)
-        return cls(buckets, previous, lo.astype(np.int64), hi.astype(np.int64), concepts)
+        return cls(buckets, previous, ends, lo.astype(np.int64), hi.astype(np.int64), window_ends, concepts)
 
     def distinct(self, index: int) -> tuple[int, npt.NDArray[np.bool_]]:
         """Window ``index``'s start in :attr:`buckets` and the mask, over its slice, of the first
-        occurrence of each distinct bucket."""
+        occurrence of each distinct bucket that ends inside the window.
+
+        (An n-gram that straddles the window's end can only be the last occurrence of its bucket
+        in the slice, so dropping it never hides an earlier one.)"""
         lo, hi = int(self.lo[index]), int(self.hi[index])
-        return lo, self.previous[lo:hi] < lo
+        inside = self.ends[lo:hi] <= self.window_ends[index] + 1
+        return lo, (self.previous[lo:hi] < lo) & inside
 
     def window_buckets(self, index: int) -> npt.NDArray[np.int64]:
         """The distinct n-gram buckets of window ``index``, sorted."""

@@ -1,6 +1,6 @@
 """Train the shipped classifier artefacts from the labelled sets; deterministic, numpy only.
 
-    python -m inference.classifiers.train [--data tests/data/classifier_sets.jsonl]
+    python -m inference.classifiers.train [--data tests/data/classifier_sets.jsonl.gz]
                                           [--out inference/classifiers/data] [--embedding]
 
 Reads the ``train`` and ``dev`` splits (``--splits train`` for model selection against dev);
@@ -30,6 +30,7 @@ assembled here with a fixed timestamp (``numpy.savez`` would stamp the current t
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import itertools
 import json
@@ -53,9 +54,9 @@ from inference.classifiers.patterns import PatternMatch, PatternMatcher, parse_p
 from inference.classifiers.windows import WINDOW_UNITS, Segmentation, segment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA = REPO_ROOT / "tests" / "data" / "classifier_sets.jsonl"
+DEFAULT_DATA = REPO_ROOT / "tests" / "data" / "classifier_sets.jsonl.gz"
 DEFAULT_OUT = Path(__file__).resolve().parent / "data"
-VERSION = "2026.11.5"
+VERSION = "2026.11.6"
 SEED = 20261101
 FOLDS = 5
 FIRE_PROBABILITY = 0.99
@@ -99,8 +100,11 @@ class Prepared:
         return self.normalized.text[start:end]
 
 
-def load_rows(path: Path, splits: Sequence[str]) -> list[dict[str, str]]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+def load_rows(path: Path, splits: Sequence[str] = ("train", "dev", "test")) -> list[dict[str, str]]:
+    """The labelled rows of ``splits`` from a JSON-lines file, gzip-compressed if named ``.gz``."""
+    raw = path.read_bytes()
+    text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8")
+    rows = [json.loads(line) for line in text.splitlines() if line]
     return [row for row in rows if row["split"] in splits]
 
 

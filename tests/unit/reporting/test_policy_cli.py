@@ -22,7 +22,7 @@ def test_a_policy_with_its_authorities_passes_and_shows_what_it_enforces(tmp_pat
     code, output = _check(materialise_demo_policy(tmp_path))
     assert code == 0, output
     assert "policy OK" in output
-    assert "csam: block at >= 0.4, disclose to ncmec at >= 0.999" in output
+    assert "csam: block at >= 0.5, disclose to ncmec at >= 0.999" in output
 
 
 def test_the_shipped_policy_alone_names_the_missing_authority_table_literally(tmp_path: Path) -> None:

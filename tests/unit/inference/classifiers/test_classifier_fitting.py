@@ -43,10 +43,12 @@ def test_non_negative_dense_fit_stays_non_negative() -> None:
 
 
 def test_features_are_stable_across_runs() -> None:
-    buckets, positions = featurize("how do i make sarin")
+    buckets, positions, ends = featurize("how do i make sarin")
     assert buckets.tolist() == featurize("how do i make sarin")[0].tolist()
     assert int(buckets.max()) < N_FEATURES
     assert int(positions.max()) < len("how do i make sarin")
+    assert (ends > positions).all()
+    assert int(ends.max()) == len("how do i make sarin") + 1  # n-grams that take in the padding
 
 
 def test_mlp_fit_separates_and_is_deterministic() -> None:

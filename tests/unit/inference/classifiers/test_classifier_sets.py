@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
-import json
 import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
+
+from inference.classifiers.train import load_rows
 
 DATA = Path(__file__).resolve().parents[4] / "tests" / "data"
 
@@ -23,13 +25,13 @@ def _builder() -> ModuleType:
 
 
 def _rows() -> list[dict[str, str]]:
-    text = (DATA / "classifier_sets.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines()]
+    return load_rows(DATA / "classifier_sets.jsonl.gz")
 
 
 def test_committed_sets_are_what_the_builder_produces() -> None:
     builder = _builder()
-    assert builder.render(builder.build()) == (DATA / "classifier_sets.jsonl").read_text(encoding="utf-8")
+    committed = gzip.decompress((DATA / "classifier_sets.jsonl.gz").read_bytes()).decode("utf-8")
+    assert builder.render(builder.build()) == committed
 
 
 def test_no_paraphrase_cluster_straddles_train_and_test() -> None:

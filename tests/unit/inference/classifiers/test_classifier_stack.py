@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -20,8 +19,9 @@ from inference.classifiers import (
     load_classifiers,
     parse_guard_verdict,
 )
+from inference.classifiers.train import load_rows
 
-SETS = Path(__file__).resolve().parents[4] / "tests" / "data" / "classifier_sets.jsonl"
+SETS = Path(__file__).resolve().parents[4] / "tests" / "data" / "classifier_sets.jsonl.gz"
 CANARY = "CANARY-91c2-never-in-output"
 
 
@@ -81,7 +81,7 @@ def test_defensive_words_far_away_do_not_mask_a_request() -> None:
 
 
 def test_no_benign_item_of_the_labelled_sets_reaches_disclosure_level() -> None:
-    rows = [json.loads(line) for line in SETS.read_text(encoding="utf-8").splitlines()]
+    rows = load_rows(SETS)
     benign = [row["text"] for row in rows if row["label"] == "benign"]
     worst = max(max(a.confidence.values()) for a in classifier().assess_many(benign))
     assert worst < DISCLOSURE_THRESHOLD
