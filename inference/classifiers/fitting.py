@@ -2,7 +2,7 @@
 
 Full-batch Adam (Kingma and Ba 2014, https://arxiv.org/abs/1412.6980) on the weighted
 log-loss with an L2 penalty. The sparse variant takes each row as an array of hashed feature
-buckets (a bag of n-grams scaled by 1/sqrt(length), as the learned layer scores them); the dense
+buckets (a bag of n-grams scaled by 1/sqrt(max(length, floor)), as the learned layer scores them); the dense
 variant takes a matrix and can constrain weights to be non-negative (the stackers). No random
 numbers are drawn except in :func:`group_folds`, which takes a seed.
 """
@@ -50,11 +50,12 @@ def fit_sparse_logistic(
     l2: float,
     epochs: int,
     lr: float,
+    length_floor: int = 1,
 ) -> tuple[F64, F64, F64]:
     """Fit ``K`` one-vs-rest logistic models over bags of buckets plus a dense block.
 
-    The logit of row ``i`` is ``sum(weights[rows[i]]) / sqrt(len(rows[i])) + dense[i] @ dense_w
-    + bias``. Returns ``(weights (n_features, K), dense_weights (D, K), bias (K,))``.
+    The logit of row ``i`` is ``sum(weights[rows[i]]) / sqrt(max(len(rows[i]), length_floor))
+    + dense[i] @ dense_w + bias``. Returns ``(weights (n_features, K), dense_weights (D, K), bias (K,))``.
 
     Only the buckets that occur in some row are optimised: every other weight has a zero
     gradient and a zero start, so Adam with the L2 penalty leaves it at zero anyway. Per-row
@@ -71,7 +72,7 @@ def fit_sparse_logistic(
     by_bucket = np.argsort(local, kind="stable")
     bucket_starts = np.searchsorted(local[by_bucket], np.arange(len(active)))
     row_of_sorted = row_of[by_bucket]
-    scale = 1.0 / np.sqrt(np.maximum(lengths, 1)).astype(np.float64)
+    scale = 1.0 / np.sqrt(np.maximum(lengths, max(length_floor, 1))).astype(np.float64)
     weights = np.zeros((len(active), n_outputs))
     dense_weights = np.zeros((dense.shape[1], n_outputs))
     bias = np.zeros(n_outputs)

@@ -1,12 +1,16 @@
 """Layer 3: a linear model over hashed n-grams and lexicon concepts, in windows (numpy only).
 
 Per category ``c`` and window ``w`` the raw score is
-``bias[c] + sum(weights[f, c] for f in features(w)) / sqrt(|features(w)|) + concepts @ V[:, c]``
-where ``concepts`` is the 0/1 vector of the pattern lexicon's concept names hit in the text
-(:attr:`PatternMatch.concept_names`: which term groups, which shared groups such as operational
-intent, harm or defence framing, and their conjunctions). The n-grams catch wording and
-obfuscation residue; the concepts carry the lexicon's domain knowledge to paraphrases and
-intents the training set never showed. Windows are the sentence and clause windows of
+``bias[c] + sum(weights[f, c] for f in F) / sqrt(max(|F|, floor)) + concepts @ V[:, c]``, with
+``F`` the window's distinct n-gram buckets and ``concepts`` the 0/1 vector of the pattern
+lexicon's concept names hit in it (:attr:`PatternMatch.concept_names`: which term groups, which
+shared groups such as operational intent, harm or defence framing, and their conjunctions). The
+n-grams catch wording and obfuscation residue; the concepts carry the lexicon's domain knowledge
+to paraphrases and intents the training set never showed. Dividing by the square root of the
+number of n-grams makes a sentence's score independent of its length; the model's
+``length_floor`` (stored in its file) keeps that division from amplifying a window of one or two
+words, whose dozen n-grams would otherwise weigh as much as a sentence's hundred (ADR 0002,
+decision 14). Windows are the sentence and clause windows of
 :mod:`inference.classifiers.windows`; the layer keeps the highest-scoring window per category (a
 harmful request wrapped in a story or kilobytes of benign padding scores as if it stood alone),
 then maps it through Platt scaling (Platt 1999) fitted on out-of-fold maxima over the windows of
@@ -100,7 +104,8 @@ class WindowFeatures:
 
 
 class NgramModel:
-    """Weights ``(N_FEATURES, 4)``, concept weights ``(len(concepts), 4)`` and bias ``(4,)``."""
+    """Weights ``(N_FEATURES, 4)``, concept weights ``(len(concepts), 4)``, bias ``(4,)`` and the
+    n-gram count below which a window's sum is no longer scaled up (``length_floor``)."""
 
     def __init__(
         self,
@@ -109,7 +114,10 @@ class NgramModel:
         concepts: tuple[str, ...],
         concept_weights: FloatArray,
         bias: FloatArray,
+        length_floor: int,
     ) -> None:
+        if length_floor < 1:
+            raise ValueError("the length floor must be a positive count of n-grams")
         n = len(CATEGORIES)
         if weights.shape != (N_FEATURES, n) or bias.shape != (n,):
             raise ValueError("n-gram weights or bias have the wrong shape")
@@ -119,6 +127,7 @@ class NgramModel:
         if not all(np.all(np.isfinite(array)) for array in arrays):
             raise ValueError("n-gram model weights must be finite")
         self.version = version
+        self.length_floor = length_floor
         self.concepts = concepts
         self._concept_index = {name: i for i, name in enumerate(concepts)}
         self._weights = np.ascontiguousarray(weights, dtype=np.float32)
@@ -169,7 +178,7 @@ class NgramModel:
         for window in range(len(features.lo)):
             lo, first = features.distinct(window)
             sums[window] = gathered[lo : lo + len(first)][first].sum(axis=0)
-            counts[window] = max(int(first.sum()), 1)
+            counts[window] = max(int(first.sum()), self.length_floor)
         return np.asarray(sums / np.sqrt(counts)[:, None] + offset, dtype=np.float64)
 
 
@@ -188,6 +197,7 @@ def parse_ngram_model(raw: bytes) -> NgramModel:
             concepts,
             archive["concept_weights"],
             archive["bias"],
+            int(meta["length_floor"]),
         )
 
 

@@ -56,7 +56,7 @@ from inference.classifiers.windows import WINDOW_UNITS, Segmentation, segment
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO_ROOT / "tests" / "data" / "classifier_sets.jsonl.gz"
 DEFAULT_OUT = Path(__file__).resolve().parent / "data"
-VERSION = "2026.11.6"
+VERSION = "2026.11.7"
 SEED = 20261101
 FOLDS = 5
 FIRE_PROBABILITY = 0.99
@@ -64,6 +64,7 @@ SINGLE_LAYER_CAP = 0.99
 NGRAM_L2 = 1e-5  # chosen on the dev split (ADR 0002, decision 10)
 NGRAM_EPOCHS = 200
 NGRAM_LR = 0.1
+NGRAM_LENGTH_FLOOR = 128  # n-grams; chosen on the dev split (ADR 0002, decision 14)
 BENIGN_WEIGHT = 1.0
 MULTI_UNIT_SAMPLE = 4
 TARGET_FPR = 0.01  # benign items blocked under any category, on out-of-fold scores
@@ -184,10 +185,15 @@ def _fit_ngram_windows(
     targets[label_array >= 0, label_array[label_array >= 0]] = 1.0
     weights = np.where(label_array < 0, BENIGN_WEIGHT, 1.0)
     w, concept_w, bias = fit_sparse_logistic(
-        rows, dense, targets, weights, N_FEATURES, NGRAM_L2, NGRAM_EPOCHS, NGRAM_LR
+        rows, dense, targets, weights, N_FEATURES, NGRAM_L2, NGRAM_EPOCHS, NGRAM_LR, NGRAM_LENGTH_FLOOR
     )
     return NgramModel(
-        VERSION, w.astype(np.float32), vocabulary, concept_w.astype(np.float32), bias.astype(np.float32)
+        VERSION,
+        w.astype(np.float32),
+        vocabulary,
+        concept_w.astype(np.float32),
+        bias.astype(np.float32),
+        NGRAM_LENGTH_FLOOR,
     )
 
 
@@ -347,7 +353,13 @@ def train(
     write_npz(
         out / "ngram_model.npz",
         {
-            "meta": meta_array("ngram_model", VERSION, feature_bits=FEATURE_BITS, concepts=list(vocabulary)),
+            "meta": meta_array(
+                "ngram_model",
+                VERSION,
+                feature_bits=FEATURE_BITS,
+                length_floor=final.length_floor,
+                concepts=list(vocabulary),
+            ),
             "weights": final.weights,
             "concept_weights": final.concept_weights,
             "bias": final.bias,
