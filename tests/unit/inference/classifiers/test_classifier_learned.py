@@ -12,7 +12,7 @@ from inference.classifiers.categories import CATEGORIES
 from inference.classifiers.features import N_FEATURES
 from inference.classifiers.learned import NgramModel, WindowFeatures, parse_ngram_model
 from inference.classifiers.patterns import parse_patterns
-from inference.classifiers.train import NGRAM_LENGTH_FLOOR
+from inference.classifiers.train import NGRAM_LENGTH_FLOOR, meta_array, write_npz
 
 PATTERNS = Path(__file__).parents[4] / "inference" / "classifiers" / "data" / "patterns.json"
 FLOOR = 64
@@ -61,3 +61,19 @@ def test_the_floor_must_be_a_positive_count() -> None:
 def test_the_shipped_model_carries_the_floor_training_uses() -> None:
     shipped = parse_ngram_model((PATTERNS.parent / "ngram_model.npz").read_bytes())
     assert shipped.length_floor == NGRAM_LENGTH_FLOOR
+
+
+def test_a_model_file_without_its_floor_is_refused(tmp_path: Path) -> None:
+    """Artefacts from before the floor would be scored differently than fitted: parsing fails
+    (the loader turns this into ArtefactCorrupt and the gateway does not start)."""
+    ngram_model = model(FLOOR)
+    meta = meta_array("ngram_model", "old", feature_bits=18, concepts=list(ngram_model.concepts))
+    arrays = {
+        "meta": meta,
+        "weights": ngram_model.weights,
+        "concept_weights": ngram_model.concept_weights,
+        "bias": ngram_model.bias,
+    }
+    write_npz(tmp_path / "ngram_model.npz", arrays)
+    with pytest.raises(KeyError, match="length_floor"):
+        parse_ngram_model((tmp_path / "ngram_model.npz").read_bytes())
