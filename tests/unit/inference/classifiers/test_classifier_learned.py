@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -11,26 +12,29 @@ from inference.classifiers import normalize
 from inference.classifiers.categories import CATEGORIES
 from inference.classifiers.features import N_FEATURES
 from inference.classifiers.learned import NgramModel, WindowFeatures, parse_ngram_model
-from inference.classifiers.patterns import parse_patterns
+from inference.classifiers.patterns import PatternMatcher, parse_patterns
 from inference.classifiers.train import NGRAM_LENGTH_FLOOR, meta_array, write_npz
 
 PATTERNS = Path(__file__).parents[4] / "inference" / "classifiers" / "data" / "patterns.json"
 FLOOR = 64
 
 
+@cache
+def matcher() -> PatternMatcher:
+    return parse_patterns(PATTERNS.read_bytes())[1]
+
+
 def model(floor: int) -> NgramModel:
-    _, matcher = parse_patterns(PATTERNS.read_bytes())
-    vocabulary = matcher.concept_vocabulary
+    vocabulary = matcher().concept_vocabulary
     weights = np.random.default_rng(7).normal(size=(N_FEATURES, len(CATEGORIES))).astype(np.float32)
     zeros = np.zeros((len(vocabulary), len(CATEGORIES)), dtype=np.float32)
     return NgramModel("test", weights, vocabulary, zeros, np.zeros(len(CATEGORIES), dtype=np.float32), floor)
 
 
 def raw_and_expected(text: str, floor: int) -> tuple[np.ndarray, np.ndarray, int]:
-    _, matcher = parse_patterns(PATTERNS.read_bytes())
     normalized = normalize(text)
     bounds = [(0, len(normalized.text))]
-    features = WindowFeatures.of(normalized.text, matcher.match(normalized), bounds)
+    features = WindowFeatures.of(normalized.text, matcher().match(normalized), bounds)
     ngram_model = model(floor)
     buckets = features.window_buckets(0)
     summed = ngram_model.weights[buckets].astype(np.float64).sum(axis=0)
