@@ -32,7 +32,7 @@ from inference.backends import (
 )
 
 SERVED_MODEL = "veritee-tiny-llama"
-MAX_MODEL_LEN = 1024
+MAX_MODEL_LEN = 2048  # the tiny model's whole context: abort tests need a long budget
 ENGINE_OPTIONS: dict[str, object] = {
     "load_format": "dummy",
     "enforce_eager": True,
